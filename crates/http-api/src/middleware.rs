@@ -1,0 +1,116 @@
+//! The outermost middleware: gives every request an id (`X-Request-Id`, taken from the client
+//! when well-formed, generated otherwise, always echoed), logs one line per request, and turns
+//! any error response that is not yet problem+json (unknown route, wrong method, a framework
+//! extractor's plain-text error) into one.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage as _};
+use tracing::Instrument as _;
+
+use crate::problem::{PROBLEM_JSON, problem, problem_response};
+
+/// The request id header.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Per-request facts other layers may read from the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+}
+
+fn valid_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+    .then(|| s.to_owned())
+}
+
+/// See the module documentation.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(valid_request_id)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestContext {
+        request_id: request_id.clone(),
+    });
+    // The path only: query strings are never logged.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    let started = Instant::now();
+    // Handlers and extractors turn their errors into responses, so an `Err` here can only
+    // come from the framework itself; it is passed on as it is.
+    let mut res = next
+        .call(req)
+        .instrument(span.clone())
+        .await?
+        .map_into_boxed_body();
+    let status = res.status();
+    if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) {
+        res = res.map_body(|head, _| {
+            let p = generic_problem(head.status);
+            let rebuilt = problem_response(&p);
+            head.headers
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+            rebuilt.into_body()
+        });
+    }
+    res.headers_mut().insert(
+        REQUEST_ID,
+        HeaderValue::from_str(&request_id).unwrap_or_else(|_| HeaderValue::from_static("invalid")),
+    );
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), elapsed_ms, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), elapsed_ms, "request finished");
+        }
+    });
+    Ok(res)
+}
+
+fn is_problem(res: &ServiceResponse<BoxBody>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON))
+}
+
+fn generic_problem(status: StatusCode) -> crate::Problem {
+    let (code, detail) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no resource at this path"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed on this path",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the request's content type is not supported",
+        ),
+        StatusCode::BAD_REQUEST => ("bad_request", "the request is malformed"),
+        s if s.is_server_error() => (
+            "internal_error",
+            "an internal error occurred; it has been logged",
+        ),
+        _ => ("request_failed", "the request cannot be served"),
+    };
+    problem(status, code, detail, None)
+}

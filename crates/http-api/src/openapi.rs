@@ -1,0 +1,59 @@
+//! The OpenAPI 3.1 description of the REST API, generated from the handlers and DTOs.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::dto;
+use crate::problem::Problem;
+use crate::routes::{auth, health};
+
+/// The API description.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Sluice",
+        description = "A secure MCP gateway for SQL databases: the administration API.\n\n\
+            Every error is an RFC 9457 `application/problem+json` document with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        health::healthz, health::readyz,
+        auth::first_run, auth::sign_up, auth::sign_in, auth::refresh, auth::sign_out,
+        auth::me, auth::change_password,
+    ),
+    components(schemas(
+        Problem, dto::CredentialsRequest, dto::RefreshRequest, dto::SignOutRequest,
+        dto::ChangePasswordRequest, dto::TokenResponse, dto::FirstRunResponse, dto::MeResponse,
+        dto::HealthResponse, dto::ReadinessResponse,
+    )),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Administrator authentication"),
+        (name = "operations", description = "Health and readiness probes"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".into());
+        bearer.description = Some(
+            "An access token from /api/auth/sign-in, /api/auth/sign-up or /api/auth/refresh".into(),
+        );
+        components.add_security_scheme("bearerAuth", SecurityScheme::Http(bearer));
+    }
+}
+
+/// The description as pretty-printed JSON with a trailing newline: what `sluice openapi`
+/// prints and `openapi/openapi.json` holds.
+pub fn openapi_json() -> String {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let mut text = doc.to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,47 @@
+//! What the handlers share: services, settings, and the readiness check.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::TrustedProxies;
+
+/// The outcome of a readiness check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadinessReport {
+    pub ready: bool,
+    /// Each dependency and its state, e.g. `("database", "ok")`.
+    pub checks: Vec<(String, String)>,
+}
+
+/// Tells whether the server can serve requests (its metadata database reachable and
+/// migrated).
+#[async_trait]
+pub trait ReadinessCheck: Send + Sync + 'static {
+    async fn check(&self) -> ReadinessReport;
+}
+
+/// HTTP settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// Shared state of the application.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: accounts::AuthService,
+    pub readiness: Arc<dyn ReadinessCheck>,
+    pub settings: HttpSettings,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,477 @@
+//! Configuration: built-in defaults, then an optional file (`--config`), then environment
+//! variables (`SLUICE_<KEY>`, sections joined by `__`, e.g. `SLUICE_AUTH__ALLOW_SIGNUP`).
+//! An unknown key or an invalid value stops start-up with a message that names it.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+
+/// The prefix of every environment variable Sluice reads.
+pub const ENV_PREFIX: &str = "SLUICE_";
+
+/// Deployment mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Readable logs; a master key is generated and kept in the data directory if none is set.
+    Development,
+    /// JSON logs; a strong master key is required.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `pretty` in development, `json` in production.
+    Auto,
+    Pretty,
+    Json,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `development` or `production`.
+    pub env: Mode,
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// URL of the metadata PostgreSQL database.
+    pub database_url: String,
+    /// The master secret, hex or base64, at least 32 bytes.
+    pub master_key: Option<String>,
+    /// Where the development master key is kept.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+}
+
+/// The metadata database pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub max_connections: usize,
+    pub connect_timeout_secs: u64,
+    pub acquire_timeout_secs: u64,
+}
+
+/// Administrator authentication.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub allow_signup: bool,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub max_failed_sign_ins_per_address: u32,
+    pub max_failed_sign_ins_per_username: u32,
+    pub throttle_window_secs: u64,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+    /// Addresses or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<String>,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `error`, `warn`, `info`, `debug` or `trace`, for Sluice's own modules.
+    pub level: String,
+    /// `auto`, `pretty` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Mode::Development,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "postgres://postgres@127.0.0.1:5432/sluice".into(),
+            master_key: None,
+            data_dir: PathBuf::from(".data"),
+            database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
+            http: HttpSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            connect_timeout_secs: 5,
+            acquire_timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            allow_signup: false,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            max_failed_sign_ins_per_address: 30,
+            max_failed_sign_ins_per_username: 10,
+            throttle_window_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            trusted_proxies: Vec::new(),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
+}
+
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(v) => v,
+        Raw::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+impl Settings {
+    /// Every setting's dotted key (`auth.allow_signup`), from the defaults.
+    pub fn keys() -> BTreeSet<String> {
+        let value = serde_json::to_value(Settings::default()).unwrap_or_default();
+        let mut out = BTreeSet::new();
+        flatten("", &value, &mut out);
+        out
+    }
+
+    /// The environment variable of a dotted key: `auth.allow_signup` -> `SLUICE_AUTH__ALLOW_SIGNUP`.
+    pub fn env_name(key: &str) -> String {
+        format!(
+            "{ENV_PREFIX}{}",
+            key.replace('.', "__").to_ascii_uppercase()
+        )
+    }
+
+    /// Loads the settings from defaults, the optional file and the given environment.
+    ///
+    /// # Errors
+    /// An unknown key (in the file or as a `SLUICE_` variable), a value of the wrong type, or
+    /// an invalid value, each named.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        let known = Self::keys();
+        for (name, _) in &env {
+            let key = name[ENV_PREFIX.len()..]
+                .to_ascii_lowercase()
+                .replace("__", ".");
+            if !known.contains(&key) {
+                bail!(
+                    "unknown setting {name}: there is no setting `{key}`. Known variables: {}",
+                    known
+                        .iter()
+                        .map(|k| Self::env_name(k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        let mut builder =
+            config::Config::builder().add_source(config::Config::try_from(&Settings::default())?);
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("the configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let env_map: std::collections::HashMap<String, String> = env.into_iter().collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("SLUICE")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(env_map)),
+        );
+        let settings: Settings = builder
+            .build()
+            .context("cannot read the configuration")?
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let check = |ok: bool, key: &str, why: &str| -> anyhow::Result<()> {
+            if ok {
+                Ok(())
+            } else {
+                bail!(
+                    "invalid configuration: {key} ({}) {why}",
+                    Self::env_name(key)
+                )
+            }
+        };
+        check(
+            !self.database_url.trim().is_empty(),
+            "database_url",
+            "must not be empty",
+        )?;
+        check(
+            (1..=1000).contains(&self.database.max_connections),
+            "database.max_connections",
+            "must be between 1 and 1000",
+        )?;
+        check(
+            self.database.connect_timeout_secs >= 1,
+            "database.connect_timeout_secs",
+            "must be at least 1",
+        )?;
+        check(
+            self.database.acquire_timeout_secs >= 1,
+            "database.acquire_timeout_secs",
+            "must be at least 1",
+        )?;
+        check(
+            (30..=24 * 3600).contains(&self.auth.access_token_ttl_secs),
+            "auth.access_token_ttl_secs",
+            "must be between 30 seconds and 24 hours",
+        )?;
+        check(
+            self.auth.refresh_token_ttl_secs > self.auth.access_token_ttl_secs,
+            "auth.refresh_token_ttl_secs",
+            "must be longer than auth.access_token_ttl_secs",
+        )?;
+        check(
+            self.auth.max_failed_sign_ins_per_address >= 1,
+            "auth.max_failed_sign_ins_per_address",
+            "must be at least 1",
+        )?;
+        check(
+            self.auth.max_failed_sign_ins_per_username >= 1,
+            "auth.max_failed_sign_ins_per_username",
+            "must be at least 1",
+        )?;
+        check(
+            self.auth.throttle_window_secs >= 1,
+            "auth.throttle_window_secs",
+            "must be at least 1",
+        )?;
+        check(
+            (1024..=64 * 1024 * 1024).contains(&self.http.max_body_bytes),
+            "http.max_body_bytes",
+            "must be between 1 KiB and 64 MiB",
+        )?;
+        for p in &self.http.trusted_proxies {
+            check(
+                parse_net(p).is_some(),
+                "http.trusted_proxies",
+                &format!("has {p:?}, which is not an IP address or CIDR block"),
+            )?;
+        }
+        check(
+            ["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()),
+            "log.level",
+            "must be one of error, warn, info, debug, trace",
+        )?;
+        Ok(())
+    }
+
+    /// The trusted proxies as networks (validated at load).
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.http
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| parse_net(p))
+            .collect()
+    }
+}
+
+fn parse_net(text: &str) -> Option<ipnet::IpNet> {
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
+}
+
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(
+            s.listen.to_string(),
+            "127.0.0.1:8080",
+            "binds loopback by default"
+        );
+        assert!(!s.auth.allow_signup);
+        assert_eq!(s.env, Mode::Development);
+    }
+
+    #[test]
+    fn fixed_variable_names_are_read() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("SLUICE_DATABASE_URL", "postgres://x@db/y"),
+                ("SLUICE_LISTEN", "0.0.0.0:9000"),
+                ("SLUICE_ENV", "production"),
+                ("SLUICE_MASTER_KEY", "0123456789"),
+                ("SLUICE_AUTH__ALLOW_SIGNUP", "true"),
+                ("SLUICE_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+                ("SLUICE_DATABASE__MAX_CONNECTIONS", "4"),
+                ("OTHER_VARIABLE", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database_url, "postgres://x@db/y");
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.env, Mode::Production);
+        assert_eq!(
+            s.master_key.as_deref(),
+            Some("0123456789"),
+            "digits stay text"
+        );
+        assert!(s.auth.allow_signup);
+        assert_eq!(s.http.trusted_proxies, vec!["10.0.0.0/8", "192.168.1.1"]);
+        assert_eq!(s.database.max_connections, 4);
+    }
+
+    #[test]
+    fn a_misspelled_variable_stops_start_up_and_is_named() {
+        let err = Settings::load(None, env(&[("SLUICE_AUTH__ALLOW_SIGNUPS", "true")])).unwrap_err();
+        assert!(
+            err.to_string().contains("SLUICE_AUTH__ALLOW_SIGNUPS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let err = Settings::load(None, env(&[("SLUICE_ENV", "staging")])).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("staging") || format!("{err:#}").contains("env"),
+            "{err:#}"
+        );
+        let err = Settings::load(None, env(&[("SLUICE_LISTEN", "nowhere")])).unwrap_err();
+        assert!(format!("{err:#}").contains("listen"), "{err:#}");
+        let err = Settings::load(
+            None,
+            env(&[("SLUICE_HTTP__TRUSTED_PROXIES", "10.0.0.0/33")]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("SLUICE_HTTP__TRUSTED_PROXIES"),
+            "{err:#}"
+        );
+        let err =
+            Settings::load(None, env(&[("SLUICE_DATABASE__MAX_CONNECTIONS", "many")])).unwrap_err();
+        assert!(format!("{err:#}").contains("max_connections"), "{err:#}");
+    }
+
+    #[test]
+    fn unknown_keys_in_a_file_stop_start_up() {
+        let dir = std::env::temp_dir().join(format!("sluice-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sluice.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\n[auth]\nallow_sign_up = true\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&file), env(&[])).unwrap_err();
+        assert!(format!("{err:#}").contains("allow_sign_up"), "{err:#}");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\n[auth]\nallow_signup = true\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file), env(&[("SLUICE_LISTEN", "127.0.0.1:7000")])).unwrap();
+        assert!(s.auth.allow_signup, "the file is read");
+        assert_eq!(s.listen.port(), 7000, "environment overrides the file");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../../../README.md");
+        for key in Settings::keys() {
+            let env = Settings::env_name(&key);
+            assert!(
+                readme.contains(&format!("`{env}`")),
+                "README.md must document {env} ({key})"
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The `sluice` server: configuration, telemetry, wiring and the command line. It only wires;
+//! behaviour lives in the domain crates and the adapters.
+
+pub mod config;
+pub mod master_key;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,157 @@
+//! Wiring: opens the metadata store, migrates it, builds the services and the HTTP server.
+//! `Application::build` can bind port 0, so tests run many servers side by side.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accounts::{AuthPolicy, AuthService, LoginThrottle, ThrottlePolicy, TokenCodec};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer};
+use anyhow::Context as _;
+use async_trait::async_trait;
+use http_api::{AppState, ReadinessCheck, ReadinessReport, TrustedProxies};
+use secrets::{KeyPurpose, MasterKey};
+use store_postgres::{PgAdminRepository, PgSessionRepository, PgStore, Readiness, StoreSettings};
+
+use crate::config::Settings;
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    store: PgStore,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the metadata store described by the settings.
+///
+/// # Errors
+/// An invalid database URL.
+pub fn open_store(settings: &Settings) -> anyhow::Result<PgStore> {
+    Ok(PgStore::open(&StoreSettings {
+        url: settings.database_url.clone(),
+        max_connections: settings.database.max_connections,
+        connect_timeout: Duration::from_secs(settings.database.connect_timeout_secs),
+        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
+    })?)
+}
+
+/// Builds the authentication service on a store.
+pub fn auth_service(settings: &Settings, store: &PgStore, master: &MasterKey) -> AuthService {
+    AuthService::new(
+        Arc::new(PgAdminRepository::new(store)),
+        Arc::new(PgSessionRepository::new(store)),
+        TokenCodec::new(&master.derive(KeyPurpose::JwtSigning)),
+        Arc::new(LoginThrottle::new(ThrottlePolicy {
+            max_failures_per_address: settings.auth.max_failed_sign_ins_per_address,
+            max_failures_per_username: settings.auth.max_failed_sign_ins_per_username,
+            window: Duration::from_secs(settings.auth.throttle_window_secs),
+        })),
+        AuthPolicy {
+            allow_signup: settings.auth.allow_signup,
+            access_ttl_secs: settings.auth.access_token_ttl_secs,
+            refresh_ttl_secs: settings.auth.refresh_token_ttl_secs,
+        },
+    )
+}
+
+struct StoreReadiness(PgStore);
+
+#[async_trait]
+impl ReadinessCheck for StoreReadiness {
+    async fn check(&self) -> ReadinessReport {
+        let (database, migrations) = match self.0.readiness().await {
+            Readiness::Ready => ("ok".to_owned(), "ok".to_owned()),
+            Readiness::Unreachable => ("unreachable".to_owned(), "unknown".to_owned()),
+            Readiness::MigrationsPending(v) => ("ok".to_owned(), format!("pending: {v:?}")),
+        };
+        ReadinessReport {
+            ready: database == "ok" && migrations == "ok",
+            checks: vec![
+                ("database".into(), database),
+                ("migrations".into(), migrations),
+            ],
+        }
+    }
+}
+
+impl Application {
+    /// Connects to and migrates the metadata database, then binds the listener.
+    /// With `handle_signals`, SIGTERM and SIGINT stop the server gracefully.
+    ///
+    /// # Errors
+    /// An unreachable database, a failed migration, or an address that cannot be bound.
+    pub async fn build(
+        settings: &Settings,
+        master: &MasterKey,
+        handle_signals: bool,
+    ) -> anyhow::Result<Self> {
+        let store = open_store(settings)?;
+        let report = store
+            .migrate()
+            .await
+            .context("cannot migrate the metadata database")?;
+        if !report.applied.is_empty() {
+            tracing::info!(applied = ?report.applied, "migrated the metadata database");
+        }
+        let state = AppState {
+            auth: auth_service(settings, &store, master),
+            readiness: Arc::new(StoreReadiness(store.clone())),
+            settings: http_api::HttpSettings {
+                max_body_bytes: settings.http.max_body_bytes,
+                trusted_proxies: TrustedProxies::new(settings.trusted_proxy_nets()),
+            },
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(Compress::default())
+                .wrap(from_fn(http_api::request_context))
+                .configure(http_api::configure(state.clone()))
+        })
+        .shutdown_timeout(settings.http.shutdown_timeout_secs);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        if !handle_signals {
+            server = server.disable_signals();
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            server,
+            port,
+            store,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (by a signal or the handle), letting in-flight requests finish.
+    ///
+    /// # Errors
+    /// An I/O error of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = &self.store;
+        result
+    }
+}

@@ -1,0 +1,10 @@
+//! Adapter: the metadata store on PostgreSQL. It owns the connection pool, applies the
+//! migrations in `migrations/`, and implements the repository ports of the domain crates.
+
+mod accounts;
+mod migrate;
+mod pool;
+
+pub use accounts::{PgAdminRepository, PgSessionRepository};
+pub use migrate::{MIGRATIONS, Migration, MigrationError, MigrationReport};
+pub use pool::{PgStore, Readiness, StoreError, StoreSettings};

@@ -1,0 +1,285 @@
+//! The `sluice` binary as an operator runs it: start-up checks, the development master key,
+//! `create-admin`, graceful shutdown on SIGTERM, and no secret in any log line.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TEST_MASTER_KEY, TestDb};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// The binary with a clean environment: only what the test sets.
+fn sluice(envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(SLUICE);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn a_misspelled_setting_stops_start_up_and_is_named() {
+    let out = sluice(&[("SLUICE_LISTN", "127.0.0.1:0")])
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SLUICE_LISTN"), "{stderr}");
+    assert!(
+        stderr.contains("SLUICE_LISTEN"),
+        "the known names are listed: {stderr}"
+    );
+}
+
+#[test]
+fn production_refuses_to_start_without_a_strong_master_key() {
+    let out = sluice(&[("SLUICE_ENV", "production")])
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SLUICE_MASTER_KEY is required in production"),
+        "{stderr}"
+    );
+
+    let weak = "ab".repeat(20);
+    let out = sluice(&[
+        ("SLUICE_ENV", "production"),
+        ("SLUICE_MASTER_KEY", &weak[..40]),
+    ])
+    .arg("serve")
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at least 32 are required"), "{stderr}");
+    assert!(
+        !stderr.contains(&weak[..40]),
+        "the key itself is never printed"
+    );
+}
+
+#[tokio::test]
+async fn development_generates_a_master_key_once_and_create_admin_prints_the_password_once() {
+    let db = TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("sluice-cli-{}", db.name));
+    let dir_s = dir.to_string_lossy().into_owned();
+    let env = [
+        ("SLUICE_DATABASE_URL", db.url.as_str()),
+        ("SLUICE_DATA_DIR", dir_s.as_str()),
+    ];
+
+    let out = sluice(&env)
+        .args(["create-admin", "--username", "root", "--if-first"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("created administrator root"), "{stdout}");
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("a generated password");
+    assert!(password.len() >= 20);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("generated a development master key"));
+
+    let key_file = dir.join("master.key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    let out = sluice(&env)
+        .args(["create-admin", "--username", "other", "--if-first"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("already exists") && !stdout.contains("password:"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        key,
+        "the key is kept, not regenerated"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+struct Running {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    port: u16,
+}
+
+fn start(envs: &[(&str, &str)]) -> Running {
+    let mut child = sluice(envs)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut log = Vec::new();
+    let port = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no start-up line; log so far: {log:#?}"));
+        log.push(line.clone());
+        if let Ok(v) = serde_json::from_str::<Value>(&line)
+            && v["message"] == "sluice is listening"
+        {
+            break v["port"].as_u64().unwrap() as u16;
+        }
+    };
+    Running {
+        child,
+        lines: rx,
+        log,
+        port,
+    }
+}
+
+impl Running {
+    fn stop_and_collect(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.log.push(line);
+        }
+        (status, self.log)
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_logs_and_sigterm_stops_gracefully() {
+    let db = TestDb::new().await;
+    let running = start(&[
+        ("SLUICE_DATABASE_URL", &db.url),
+        ("SLUICE_LISTEN", "127.0.0.1:0"),
+        ("SLUICE_MASTER_KEY", TEST_MASTER_KEY),
+        ("SLUICE_LOG__LEVEL", "trace"),
+        ("SLUICE_LOG__FORMAT", "json"),
+        ("SLUICE_HTTP__WORKERS", "1"),
+    ]);
+    let base = format!("http://127.0.0.1:{}", running.port);
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).json(&body).send();
+
+    let tokens: Value = post(
+        "/api/auth/sign-up",
+        json!({"username": "admin", "password": PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let wrong = "a wrong password that must not be logged";
+    assert_eq!(
+        post(
+            "/api/auth/sign-in",
+            json!({"username": "admin", "password": wrong})
+        )
+        .await
+        .unwrap()
+        .status(),
+        401
+    );
+    let refreshed: Value = post(
+        "/api/auth/refresh",
+        json!({"refreshToken": tokens["refreshToken"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let new_password = "another secret passphrase";
+    let res = http
+        .post(format!("{base}/api/auth/change-password"))
+        .bearer_auth(refreshed["accessToken"].as_str().unwrap())
+        .json(&json!({"currentPassword": PASSWORD, "newPassword": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let changed: Value = res.json().await.unwrap();
+    // A request sent just before SIGTERM still gets its answer.
+    let in_flight = post(
+        "/api/auth/sign-in",
+        json!({"username": "admin", "password": new_password}),
+    );
+
+    let (in_flight, (status, log)) = tokio::join!(in_flight, async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        tokio::task::spawn_blocking(move || running.stop_and_collect())
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        in_flight.unwrap().status(),
+        200,
+        "the in-flight request finished"
+    );
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    let text = log.join("\n");
+    assert!(text.contains("sluice stopped gracefully"), "{text}");
+    assert!(text.contains("request_id"), "request lines carry their id");
+
+    let secrets = [
+        PASSWORD,
+        wrong,
+        new_password,
+        TEST_MASTER_KEY,
+        tokens["accessToken"].as_str().unwrap(),
+        tokens["refreshToken"].as_str().unwrap(),
+        refreshed["refreshToken"].as_str().unwrap(),
+        changed["accessToken"].as_str().unwrap(),
+    ];
+    for secret in secrets {
+        assert!(!text.contains(secret), "a secret reached the log: {secret}");
+        // Token signatures alone are secrets too.
+        if let Some(sig) = secret.rsplit('.').next().filter(|s| s.len() > 20) {
+            assert!(!text.contains(sig), "a token signature reached the log");
+        }
+    }
+}

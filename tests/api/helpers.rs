@@ -1,0 +1,292 @@
+//! Test harness: per-test databases cloned from a migrated template, and `spawn_app`.
+
+use std::sync::LazyLock;
+
+use secrets::MasterKey;
+use serde_json::{Value, json};
+use server::config::Settings;
+use server::startup::Application;
+use tokio_postgres::NoTls;
+
+/// The maintenance database of the test PostgreSQL server (`TEST_DATABASE_URL`).
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The same server, another database.
+pub fn url_for(db: &str) -> String {
+    let admin = admin_url();
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b.to_owned(), format!("?{q}")),
+        None => (admin.clone(), String::new()),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let prefix = match base[authority..].find('/') {
+        Some(i) => &base[..authority + i],
+        None => base.as_str(),
+    };
+    format!("{prefix}/{db}{query}")
+}
+
+/// The master key every test server uses, so tests can forge tokens with the real key.
+pub const TEST_MASTER_KEY: &str =
+    "5b0c8ad9a8f44c9f5f0a76f4b3e2d1c0ffeeddccbbaa99887766554433221100";
+
+pub fn master_key() -> MasterKey {
+    MasterKey::parse(TEST_MASTER_KEY).expect("test master key parses")
+}
+
+static TEMPLATE: LazyLock<String> = LazyLock::new(|| {
+    let sums: String = store_postgres::MIGRATIONS
+        .iter()
+        .map(|m| m.checksum())
+        .collect();
+    let digest = sums.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    format!("sluice_test_tpl_{digest:016x}")
+});
+
+async fn admin_client() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&admin_url(), NoTls)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot connect to the test PostgreSQL at TEST_DATABASE_URL ({}): {e}",
+                admin_url()
+            )
+        });
+    tokio::spawn(conn);
+    client
+}
+
+/// A database of its own for one test, dropped when the test ends.
+#[derive(Debug)]
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let client = admin_client().await;
+        let template = TEMPLATE.as_str();
+        // One process at a time builds the template.
+        client
+            .execute("SELECT pg_advisory_lock(72110)", &[])
+            .await
+            .unwrap();
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            let building = format!("{template}_building");
+            client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .await
+                .unwrap();
+            client
+                .batch_execute(&format!("CREATE DATABASE {building}"))
+                .await
+                .unwrap();
+            {
+                let (c, conn) = tokio_postgres::connect(&url_for(&building), NoTls)
+                    .await
+                    .unwrap();
+                let task = tokio::spawn(conn);
+                let store = server::startup::open_store(&Settings {
+                    database_url: url_for(&building),
+                    ..Settings::default()
+                })
+                .unwrap();
+                store
+                    .migrate()
+                    .await
+                    .expect("migrations apply to an empty database");
+                drop(store);
+                drop(c);
+                let _ = task.await;
+            }
+            client
+                .batch_execute(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{building}' AND pid <> pg_backend_pid()"
+                ))
+                .await
+                .unwrap();
+            client
+                .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+                .await
+                .unwrap();
+        }
+        client
+            .execute("SELECT pg_advisory_unlock(72110)", &[])
+            .await
+            .unwrap();
+
+        let name = format!("sluice_test_{}", uuid::Uuid::now_v7().simple());
+        let mut attempt = 0;
+        loop {
+            match client
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .await
+            {
+                Ok(()) => break,
+                // The template is briefly busy while another test clones it.
+                Err(e) if attempt < 50 => {
+                    attempt += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot clone the template database: {e}"),
+            }
+        }
+        let url = url_for(&name);
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let client = admin_client().await;
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// A running server with its own database.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// Settings of a test server on `db`: port 0, one worker, the test master key.
+pub fn test_settings(db: &TestDb) -> Settings {
+    let mut s = Settings {
+        database_url: db.url.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        master_key: Some(TEST_MASTER_KEY.to_owned()),
+        data_dir: std::env::temp_dir().join(format!("sluice-test-{}", db.name)),
+        ..Settings::default()
+    };
+    s.http.workers = 1;
+    s.database.max_connections = 4;
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        server::telemetry::init(&Settings::default(), std::io::stdout);
+    }
+    let db = TestDb::new().await;
+    let mut settings = test_settings(&db);
+    customize(&mut settings);
+    let app = Application::build(&settings, &master_key(), false)
+        .await
+        .expect("the server starts");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db,
+        handle,
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request is sent")
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request is sent")
+    }
+
+    /// Signs up the first administrator `admin` and returns the token response.
+    pub async fn sign_up_admin(&self) -> Value {
+        let res = self
+            .post_json(
+                "/api/auth/sign-up",
+                &json!({"username": "admin", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "first sign-up succeeds");
+        res.json().await.unwrap()
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/auth/sign-in",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stopping is requested at once; the future only waits for completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Reads a problem+json response, checking its media type and members.
+pub async fn problem(res: reqwest::Response, status: u16) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/problem+json"),
+        "content type"
+    );
+    let body: Value = res.json().await.expect("a JSON body");
+    assert_eq!(body["status"], status);
+    for member in ["type", "title", "detail", "code"] {
+        assert!(body[member].is_string(), "problem has `{member}`: {body}");
+    }
+    body
+}

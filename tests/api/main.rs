@@ -1,0 +1,8 @@
+//! End-to-end tests of the REST API: a real server on port 0, a fresh metadata database per
+//! test (cloned from a migrated template), real HTTP.
+
+mod auth;
+mod cli;
+mod errors;
+mod helpers;
+mod operations;
