@@ -5,4 +5,5 @@ mod auth;
 mod cli;
 mod errors;
 mod helpers;
+mod migrations;
 mod operations;

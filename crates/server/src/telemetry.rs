@@ -1,6 +1,6 @@
 //! Logging: readable lines in development, JSON in production. Sluice's own modules log at the
-//! configured level; dependencies at `warn`. The database driver is held at `info` whatever the
-//! level, because at `debug` it prints statement parameters (which may be secrets).
+//! configured level; dependencies only at `warn`, whatever that level. This matters for the
+//! database driver: at `debug` it prints statement parameters, which may be secrets.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -18,7 +18,7 @@ const OUR_CRATES: &[&str] = &[
 
 /// The filter for a level of Sluice's own modules.
 pub fn filter(level: &str) -> EnvFilter {
-    let mut directives = String::from("warn,actix_server=info,tokio_postgres=info");
+    let mut directives = String::from("warn,actix_server=info");
     for c in OUR_CRATES {
         directives.push_str(&format!(",{c}={level}"));
     }
