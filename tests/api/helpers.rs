@@ -187,6 +187,8 @@ pub fn test_settings(db: &TestDb) -> Settings {
     };
     s.http.workers = 1;
     s.database.max_connections = 4;
+    s.targets.refresh_interval_secs = 0;
+    s.targets.connect_timeout_secs = 2;
     s
 }
 
@@ -289,4 +291,136 @@ pub async fn problem(res: reqwest::Response, status: u16) -> Value {
         assert!(body[member].is_string(), "problem has `{member}`: {body}");
     }
     body
+}
+
+/// A user's PostgreSQL database for one test: schema `shop` with `customers`, `orders`
+/// (a foreign key to customers), a view and comments, and a read-only login that may read
+/// `customers` and `orders` only. Dropped (with the login) at the end.
+#[derive(Debug)]
+pub struct TargetPg {
+    pub database: String,
+    pub reader: String,
+    pub reader_password: String,
+}
+
+impl TargetPg {
+    pub async fn new() -> Self {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let database = format!("sluice_target_{id}");
+        let reader = format!("sluice_reader_{}", &id[id.len() - 12..]);
+        let reader_password = format!("pw-{}", &id[..16]);
+        let admin = admin_client().await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {database}"))
+            .await
+            .unwrap();
+        admin
+            .batch_execute(&format!(
+                "CREATE ROLE {reader} LOGIN PASSWORD '{reader_password}'"
+            ))
+            .await
+            .unwrap();
+        let (c, conn) = tokio_postgres::connect(&url_for(&database), NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(&format!(
+            "CREATE SCHEMA shop;
+             CREATE TABLE shop.customers (id bigint PRIMARY KEY, name text NOT NULL, email text);
+             COMMENT ON TABLE shop.customers IS 'People who buy things';
+             COMMENT ON COLUMN shop.customers.email IS 'Where receipts go';
+             CREATE TABLE shop.orders (
+                 id bigint PRIMARY KEY,
+                 customer_id bigint NOT NULL REFERENCES shop.customers (id),
+                 amount numeric(10, 2) NOT NULL DEFAULT 0,
+                 placed_at timestamptz NOT NULL DEFAULT now());
+             CREATE TABLE shop.secrets (id int PRIMARY KEY, token text);
+             CREATE VIEW shop.big_orders AS SELECT * FROM shop.orders WHERE amount > 100;
+             INSERT INTO shop.customers SELECT g, 'customer ' || g, NULL FROM generate_series(1, 50) g;
+             INSERT INTO shop.orders SELECT g, 1 + g % 50, g, now() FROM generate_series(1, 200) g;
+             ANALYZE;
+             GRANT USAGE ON SCHEMA shop TO {reader};
+             GRANT SELECT ON shop.customers, shop.orders TO {reader};
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+             REVOKE CREATE ON DATABASE {database} FROM PUBLIC;"
+        ))
+        .await
+        .unwrap();
+        Self {
+            database,
+            reader,
+            reader_password,
+        }
+    }
+
+    /// The seed 000 `connection_config` for the read-only login.
+    pub fn reader_config(&self) -> Value {
+        let (host, port) = server_address();
+        json!({"host": host, "port": port, "database": self.database, "username": self.reader, "password": self.reader_password, "ssl": false})
+    }
+
+    /// The seed 000 `connection_config` for the superuser.
+    pub fn superuser_config(&self) -> Value {
+        let (host, port) = server_address();
+        json!({"host": host, "port": port, "database": self.database, "username": "postgres", "ssl": false})
+    }
+}
+
+/// Host and port of the test PostgreSQL server.
+pub fn server_address() -> (String, u16) {
+    let config: tokio_postgres::Config = admin_url().parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    (host, config.get_ports().first().copied().unwrap_or(5432))
+}
+
+impl Drop for TargetPg {
+    fn drop(&mut self) {
+        let (database, reader) = (self.database.clone(), self.reader.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let client = admin_client().await;
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                    .await;
+                let _ = client
+                    .batch_execute(&format!("DROP ROLE IF EXISTS {reader}"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+impl TestApp {
+    /// Signs up the first admin and returns its access token.
+    pub async fn admin_token(&self) -> String {
+        self.sign_up_admin().await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request is sent")
+    }
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod db_configs;
 mod errors;
 mod helpers;
 mod migrations;

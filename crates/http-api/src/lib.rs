@@ -4,6 +4,7 @@
 
 mod client;
 mod dto;
+mod dto_db;
 mod extract;
 mod middleware;
 mod openapi;

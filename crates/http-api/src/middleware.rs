@@ -114,3 +114,27 @@ fn generic_problem(status: StatusCode) -> crate::Problem {
     };
     problem(status, code, detail, None)
 }
+
+/// For the seed 000 routes, whose clients look for `"success": false`: adds that member to
+/// every problem+json body.
+pub async fn success_false_on_problems(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    if !is_problem(&res) {
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    let patched = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert("success".into(), serde_json::Value::Bool(false));
+            serde_json::to_vec(&map).unwrap_or_else(|_| bytes.to_vec())
+        }
+        _ => bytes.to_vec(),
+    };
+    let res = head.set_body(BoxBody::new(patched));
+    Ok(ServiceResponse::new(req, res))
+}

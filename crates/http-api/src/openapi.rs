@@ -4,8 +4,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::dto;
+use crate::dto_db;
 use crate::problem::Problem;
-use crate::routes::{auth, health};
+use crate::routes::{auth, db_adhoc, db_configs, db_management, health};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -20,15 +21,33 @@ use crate::routes::{auth, health};
         health::healthz, health::readyz,
         auth::first_run, auth::sign_up, auth::sign_in, auth::refresh, auth::sign_out,
         auth::me, auth::change_password,
+        db_configs::list, db_configs::get, db_configs::create, db_configs::update,
+        db_configs::delete, db_configs::refresh_schema, db_configs::freshness,
+        db_adhoc::test_postgres, db_adhoc::test_any, db_adhoc::discover_postgres,
+        db_adhoc::discover_any,
+        db_management::list, db_management::get, db_management::create,
+        db_management::replace, db_management::delete, db_management::test,
     ),
     components(schemas(
         Problem, dto::CredentialsRequest, dto::RefreshRequest, dto::SignOutRequest,
         dto::ChangePasswordRequest, dto::TokenResponse, dto::FirstRunResponse, dto::MeResponse,
         dto::HealthResponse, dto::ReadinessResponse,
+        dto_db::SslInput, dto_db::ConnectionConfigInput, dto_db::SettingsInput,
+        dto_db::CreateDatabaseConfigRequest, dto_db::UpdateDatabaseConfigRequest,
+        dto_db::ConnectionConfigView, dto_db::SettingsView, dto_db::DatabaseConfigView,
+        dto_db::DatabaseConfigListResponse, dto_db::DatabaseConfigResponse,
+        dto_db::SuccessResponse, dto_db::ColumnView, dto_db::ForeignKeyView, dto_db::TableView,
+        dto_db::SchemaView, dto_db::RefreshSchemaResponse, dto_db::FreshnessResponse,
+        dto_db::AdHocConnectionRequest, dto_db::TestConnectionResponse,
+        dto_db::DiscoveredRelation, dto_db::DiscoveredSchema, dto_db::DiscoverResponse,
+        dto_db::DbManagementRequest, dto_db::DbManagementView, dto_db::DbManagementTestResponse,
     )),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Administrator authentication"),
+        (name = "database-configs", description = "Database connections (snake_case, `success` envelopes)"),
+        (name = "db", description = "Test connections and discover schemas before storing them"),
+        (name = "db-management", description = "Database connections (camelCase, connection strings)"),
         (name = "operations", description = "Health and readiness probes"),
     )
 )]

@@ -34,6 +34,9 @@ pub struct Problem {
     /// The request field that is wrong, when one is (a JSON path such as `password`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `false`, on the seed-000 routes (`/api/database-configs`, `/api/db/*`) only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
 }
 
 /// An error answered by the API.
@@ -137,6 +140,7 @@ pub fn problem(status: StatusCode, code: &str, detail: &str, field: Option<Strin
         detail: detail.to_owned(),
         code: code.to_owned(),
         field,
+        success: None,
     }
 }
 
@@ -206,4 +210,39 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+impl From<db_configs::DbConfigError> for ApiError {
+    fn from(e: db_configs::DbConfigError) -> Self {
+        use db_configs::DbConfigError as E;
+        match e {
+            E::Invalid { field, message } => {
+                Self::validation(&field, format!("{field}: {message}"))
+            }
+            E::NotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "db_config_not_found",
+                format!("no database connection with id {id}"),
+            ),
+            E::NameTaken(name) => Self::new(
+                StatusCode::CONFLICT,
+                "name_taken",
+                format!("a database connection named {name:?} already exists"),
+            )
+            .with_field("name"),
+            // Only reached where a handler does not turn a target failure into
+            // `success: false`; the message is written for administrators.
+            E::Target(t) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "target_unavailable",
+                t.to_string(),
+            ),
+            E::Undecryptable => Self::new(
+                StatusCode::CONFLICT,
+                "password_undecryptable",
+                "the stored database password cannot be decrypted (was the master key changed?); set the password again",
+            ),
+            E::Unavailable(cause) => Self::unavailable(cause.as_ref()),
+        }
+    }
 }

@@ -34,6 +34,7 @@ pub struct HttpSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub auth: accounts::AuthService,
+    pub db_configs: db_configs::DbConfigService,
     pub readiness: Arc<dyn ReadinessCheck>,
     pub settings: HttpSettings,
 }

@@ -50,6 +50,44 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub http: HttpSettings,
     pub log: LogSettings,
+    pub targets: TargetSettings,
+}
+
+/// Connections to users' databases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TargetSettings {
+    /// Host names (`*.example.com` for subdomains), addresses or CIDR blocks Sluice may connect
+    /// to; empty = any host not denied.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub allowed_hosts: Vec<String>,
+    /// Hosts Sluice never connects to; the default denies cloud metadata endpoints.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub denied_hosts: Vec<String>,
+    /// Seconds to wait for a connection to a user's database.
+    pub connect_timeout_secs: u64,
+    /// Seconds an introspection (schema refresh or discovery) may take.
+    pub introspect_timeout_secs: u64,
+    /// Hours after which a schema snapshot is stale.
+    pub snapshot_max_age_hours: u64,
+    /// Seconds between background checks for stale snapshots; 0 turns them off.
+    pub refresh_interval_secs: u64,
+}
+
+impl Default for TargetSettings {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: Vec::new(),
+            denied_hosts: db_configs::DEFAULT_DENIED_HOSTS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            connect_timeout_secs: 5,
+            introspect_timeout_secs: 120,
+            snapshot_max_age_hours: 24,
+            refresh_interval_secs: 300,
+        }
+    }
 }
 
 /// The metadata database pool.
@@ -109,6 +147,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             http: HttpSettings::default(),
             log: LogSettings::default(),
+            targets: TargetSettings::default(),
         }
     }
 }
@@ -312,6 +351,28 @@ impl Settings {
                 &format!("has {p:?}, which is not an IP address or CIDR block"),
             )?;
         }
+        if let Err(e) =
+            db_configs::HostPolicy::new(&self.targets.allowed_hosts, &self.targets.denied_hosts)
+        {
+            bail!(
+                "invalid configuration: targets.allowed_hosts or targets.denied_hosts (SLUICE_TARGETS__ALLOWED_HOSTS / SLUICE_TARGETS__DENIED_HOSTS): {e}"
+            );
+        }
+        check(
+            (1..=300).contains(&self.targets.connect_timeout_secs),
+            "targets.connect_timeout_secs",
+            "must be between 1 and 300",
+        )?;
+        check(
+            (1..=3600).contains(&self.targets.introspect_timeout_secs),
+            "targets.introspect_timeout_secs",
+            "must be between 1 and 3600",
+        )?;
+        check(
+            self.targets.snapshot_max_age_hours >= 1,
+            "targets.snapshot_max_age_hours",
+            "must be at least 1",
+        )?;
         check(
             ["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()),
             "log.level",

@@ -11,9 +11,12 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use async_trait::async_trait;
+use db_configs::{DbConfigService, HostPolicy, Provider, ServiceSettings, Targets};
 use http_api::{AppState, ReadinessCheck, ReadinessReport, TrustedProxies};
 use secrets::{KeyPurpose, MasterKey};
-use store_postgres::{PgAdminRepository, PgSessionRepository, PgStore, Readiness, StoreSettings};
+use store_postgres::{
+    PgAdminRepository, PgDbConfigRepository, PgSessionRepository, PgStore, Readiness, StoreSettings,
+};
 
 use crate::config::Settings;
 
@@ -64,6 +67,51 @@ pub fn auth_service(settings: &Settings, store: &PgStore, master: &MasterKey) ->
     )
 }
 
+/// Builds the database-connection service on a store.
+///
+/// # Errors
+/// An invalid host policy (already checked when the settings were loaded).
+pub fn db_config_service(
+    settings: &Settings,
+    store: &PgStore,
+    master: &MasterKey,
+) -> anyhow::Result<DbConfigService> {
+    let t = &settings.targets;
+    let hosts = HostPolicy::new(&t.allowed_hosts, &t.denied_hosts).map_err(anyhow::Error::msg)?;
+    let targets =
+        Targets::default().with(Provider::Postgresql, Arc::new(target_postgres::PgTarget));
+    Ok(DbConfigService::new(
+        Arc::new(PgDbConfigRepository::new(store)),
+        targets,
+        secrets::Cipher::new(&master.derive(KeyPurpose::Encryption)),
+        hosts,
+        ServiceSettings {
+            connect_timeout: Duration::from_secs(t.connect_timeout_secs),
+            introspect_timeout: Duration::from_secs(t.introspect_timeout_secs),
+            max_snapshot_age: Duration::from_secs(t.snapshot_max_age_hours * 3600),
+        },
+    ))
+}
+
+/// Refreshes stale schema snapshots every `interval`, until the process ends.
+fn spawn_snapshot_refresher(service: DbConfigService, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match service.refresh_stale().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(refreshed = n, "refreshed stale schema snapshots"),
+                Err(e) => tracing::warn!(error = %e, "cannot look for stale schema snapshots"),
+            }
+        }
+    });
+}
+
 struct StoreReadiness(PgStore);
 
 #[async_trait]
@@ -103,8 +151,14 @@ impl Application {
         if !report.applied.is_empty() {
             tracing::info!(applied = ?report.applied, "migrated the metadata database");
         }
+        let db_configs = db_config_service(settings, &store, master)?;
+        spawn_snapshot_refresher(
+            db_configs.clone(),
+            Duration::from_secs(settings.targets.refresh_interval_secs),
+        );
         let state = AppState {
             auth: auth_service(settings, &store, master),
+            db_configs,
             readiness: Arc::new(StoreReadiness(store.clone())),
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,

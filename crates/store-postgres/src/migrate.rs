@@ -20,11 +20,18 @@ impl Migration {
 }
 
 /// Every migration, in order. A test checks this list against the files in `migrations/`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts",
-    sql: include_str!("../../../migrations/0001_accounts.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts",
+        sql: include_str!("../../../migrations/0001_accounts.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "db_configs",
+        sql: include_str!("../../../migrations/0002_db_configs.sql"),
+    },
+];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).
 const LOCK_KEY: i64 = 0x736c_7569_6365;

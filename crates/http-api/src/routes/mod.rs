@@ -1,18 +1,32 @@
 //! Route table of the REST API.
 
 pub(crate) mod auth;
+pub(crate) mod db_adhoc;
+pub(crate) mod db_configs;
+pub(crate) mod db_management;
 pub(crate) mod health;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::ApiError;
+use crate::middleware::success_false_on_problems;
 use crate::problem::{problem, problem_response};
 use crate::{ApiDoc, AppState};
 
 pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(state))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::new(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("the query string is invalid: {err}"),
+                )
+                .into()
+            }))
             .service(web::resource("/healthz").route(web::get().to(health::healthz)))
             .service(web::resource("/readyz").route(web::get().to(health::readyz)))
             .service(
@@ -26,6 +40,62 @@ pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig)
                     .service(
                         web::resource("/change-password")
                             .route(web::post().to(auth::change_password)),
+                    ),
+            )
+            .service(
+                web::scope("/api/database-configs")
+                    .wrap(from_fn(success_false_on_problems))
+                    .service(
+                        web::resource("")
+                            .route(web::get().to(db_configs::list))
+                            .route(web::post().to(db_configs::create)),
+                    )
+                    .service(
+                        web::resource("/{id}")
+                            .route(web::get().to(db_configs::get))
+                            .route(web::patch().to(db_configs::update))
+                            .route(web::delete().to(db_configs::delete)),
+                    )
+                    .service(
+                        web::resource("/{id}/refresh-schema")
+                            .route(web::post().to(db_configs::refresh_schema)),
+                    )
+                    .service(
+                        web::resource("/{id}/freshness")
+                            .route(web::get().to(db_configs::freshness)),
+                    ),
+            )
+            .service(
+                web::scope("/api/db")
+                    .wrap(from_fn(success_false_on_problems))
+                    .service(
+                        web::resource("/test-postgres")
+                            .route(web::post().to(db_adhoc::test_postgres)),
+                    )
+                    .service(web::resource("/test").route(web::post().to(db_adhoc::test_any)))
+                    .service(
+                        web::resource("/discover-postgres-schema")
+                            .route(web::post().to(db_adhoc::discover_postgres)),
+                    )
+                    .service(
+                        web::resource("/discover").route(web::post().to(db_adhoc::discover_any)),
+                    ),
+            )
+            .service(
+                web::scope("/api/db-management")
+                    .service(
+                        web::resource("")
+                            .route(web::get().to(db_management::list))
+                            .route(web::post().to(db_management::create)),
+                    )
+                    .service(
+                        web::resource("/{id}")
+                            .route(web::get().to(db_management::get))
+                            .route(web::put().to(db_management::replace))
+                            .route(web::delete().to(db_management::delete)),
+                    )
+                    .service(
+                        web::resource("/{id}/test").route(web::post().to(db_management::test)),
                     ),
             )
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))

@@ -1,0 +1,294 @@
+//! Adapter: the `TargetDatabase` port for PostgreSQL. It connects to the address the service
+//! resolved and checked (`hostaddr`), reads the catalogs in a few set-based queries, and
+//! translates driver errors into messages safe to show (never the password).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use db_configs::{
+    ColumnInfo, ConnectSpec, ConnectionReport, ForeignKey, Location, RelationEntry, RelationKind,
+    SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
+};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+/// PostgreSQL databases.
+#[derive(Debug, Clone, Default)]
+pub struct PgTarget;
+
+/// Schemas that are never user data.
+const SYSTEM_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// Quotes an identifier for PostgreSQL.
+pub fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+fn map_error(e: &tokio_postgres::Error, spec: &ConnectSpec) -> TargetError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        if code == &SqlState::INVALID_PASSWORD
+            || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
+            return TargetError::AuthenticationFailed(db.message().to_owned());
+        }
+        if code == &SqlState::INVALID_CATALOG_NAME {
+            return TargetError::NotFound(db.message().to_owned());
+        }
+        return TargetError::Query(db.message().to_owned());
+    }
+    // Not a server error: I/O, timeout, TLS, protocol. Its text names the cause, not the login.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    if text.contains("timed out") || text.contains("timeout") {
+        return TargetError::Timeout(spec.connect_timeout_secs);
+    }
+    TargetError::Unreachable(text)
+}
+
+async fn connect(spec: &ConnectSpec) -> Result<Client, TargetError> {
+    let Location::Server(endpoint) = &spec.location else {
+        return Err(TargetError::Unsupported(
+            "a PostgreSQL connection needs a host".into(),
+        ));
+    };
+    if endpoint.ssl.enabled() && endpoint.ssl != db_configs::SslMode::Prefer {
+        return Err(TargetError::Unsupported(
+            "TLS to PostgreSQL targets is not available yet: set ssl to false (disable) for now"
+                .into(),
+        ));
+    }
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&endpoint.host)
+        .port(endpoint.port)
+        .dbname(&endpoint.database)
+        .user(&endpoint.username)
+        .application_name("sluice")
+        .connect_timeout(Duration::from_secs(spec.connect_timeout_secs));
+    if let Some(ip) = spec.resolved {
+        config.hostaddr(ip);
+    }
+    if let Some(p) = &spec.password {
+        config.password(p.expose());
+    }
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| map_error(&e, spec))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "target connection closed with an error");
+        }
+    });
+    Ok(client)
+}
+
+#[async_trait]
+impl TargetDatabase for PgTarget {
+    async fn test(
+        &self,
+        spec: &ConnectSpec,
+        probe: Option<&TableName>,
+    ) -> Result<ConnectionReport, TargetError> {
+        let started = Instant::now();
+        let client = connect(spec).await?;
+        let row = client
+            .query_one(
+                "SELECT current_setting('server_version'),
+                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+                    has_database_privilege(current_database(), 'CREATE'),
+                    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                        AND has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))",
+                &[],
+            )
+            .await
+            .map_err(|e| map_error(&e, spec))?;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let server_version: String = row.get(0);
+        let superuser: Option<bool> = row.get(1);
+        let can_create: bool = row.get(2);
+        let writable: i64 = row.get(3);
+        let mut warnings = Vec::new();
+        if superuser == Some(true) {
+            warnings.push(
+                "the database user is a superuser: Sluice is safest with a read-only user (see the README)".to_owned(),
+            );
+        }
+        if writable > 0 {
+            warnings.push(format!(
+                "the database user can write to {writable} table(s): Sluice enforces read-only access itself, but a read-only user adds a layer"
+            ));
+        }
+        if can_create && superuser != Some(true) {
+            warnings.push("the database user can create schemas in this database".to_owned());
+        }
+        let (tested_table, tested_table_accessible) = match probe {
+            None => (None, None),
+            Some(t) => {
+                let sql = match &t.schema {
+                    Some(s) => format!(
+                        "SELECT 1 FROM {}.{} LIMIT 0",
+                        quote_ident(s),
+                        quote_ident(&t.name)
+                    ),
+                    None => format!("SELECT 1 FROM {} LIMIT 0", quote_ident(&t.name)),
+                };
+                let ok = client.simple_query(&sql).await.is_ok();
+                (Some(t.to_string()), Some(ok))
+            }
+        };
+        Ok(ConnectionReport {
+            latency_ms,
+            server_version,
+            tested_table,
+            tested_table_accessible,
+            warnings,
+        })
+    }
+
+    async fn discover(&self, spec: &ConnectSpec) -> Result<Vec<SchemaListing>, TargetError> {
+        let client = connect(spec).await?;
+        let sql = format!(
+            "SELECT n.nspname, c.relname, c.relkind::text, c.reltuples::bigint
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {SYSTEM_SCHEMAS}
+               AND has_schema_privilege(n.oid, 'USAGE')
+             ORDER BY n.nspname, c.relname"
+        );
+        let rows = client
+            .query(&sql, &[])
+            .await
+            .map_err(|e| map_error(&e, spec))?;
+        let mut schemas: BTreeMap<String, SchemaListing> = BTreeMap::new();
+        for row in rows {
+            let schema: String = row.get(0);
+            let kind: String = row.get(2);
+            let estimate: i64 = row.get(3);
+            let entry = RelationEntry {
+                name: row.get(1),
+                row_count: (estimate >= 0).then_some(estimate),
+            };
+            let listing = schemas
+                .entry(schema.clone())
+                .or_insert_with(|| SchemaListing {
+                    name: schema,
+                    tables: Vec::new(),
+                    views: Vec::new(),
+                });
+            if matches!(kind.as_str(), "v" | "m") {
+                listing.views.push(RelationEntry {
+                    row_count: None,
+                    ..entry
+                });
+            } else {
+                listing.tables.push(entry);
+            }
+        }
+        Ok(schemas.into_values().collect())
+    }
+
+    async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {
+        let client = connect(spec).await?;
+        let err = |e: tokio_postgres::Error| map_error(&e, spec);
+        let relations = format!(
+            "SELECT c.oid, n.nspname, c.relname, c.relkind::text, obj_description(c.oid, 'pg_class'),
+                    c.reltuples::bigint
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {SYSTEM_SCHEMAS}
+               AND has_schema_privilege(n.oid, 'USAGE')"
+        );
+        let columns = format!(
+            "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+                    pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum)
+             FROM pg_attribute a
+             JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attnum > 0 AND NOT a.attisdropped
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {SYSTEM_SCHEMAS}
+             ORDER BY a.attrelid, a.attnum"
+        );
+        let constraints = format!(
+            "SELECT k.conrelid, k.contype::text, k.conname,
+                    ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
+                          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i),
+                    rn.nspname::text, rc.relname::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
+                          JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)
+             FROM pg_constraint k
+             JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_class rc ON rc.oid = k.confrelid
+             LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+             WHERE k.contype IN ('p', 'f') AND {SYSTEM_SCHEMAS}
+             ORDER BY k.conrelid, k.conname"
+        );
+        let (rel_rows, col_rows, con_rows) = tokio::try_join!(
+            client.query(&relations, &[]),
+            client.query(&columns, &[]),
+            client.query(&constraints, &[]),
+        )
+        .map_err(err)?;
+        let mut by_oid: HashMap<u32, TableInfo> = HashMap::with_capacity(rel_rows.len());
+        for r in rel_rows {
+            let kind: String = r.get(3);
+            let estimate: i64 = r.get(5);
+            let is_view = matches!(kind.as_str(), "v" | "m");
+            by_oid.insert(
+                r.get(0),
+                TableInfo {
+                    schema: r.get(1),
+                    name: r.get(2),
+                    kind: if is_view {
+                        RelationKind::View
+                    } else {
+                        RelationKind::Table
+                    },
+                    comment: r.get(4),
+                    row_estimate: (!is_view && estimate >= 0).then_some(estimate),
+                    columns: Vec::new(),
+                    primary_key: Vec::new(),
+                    foreign_keys: Vec::new(),
+                },
+            );
+        }
+        for r in col_rows {
+            if let Some(t) = by_oid.get_mut(&r.get::<_, u32>(0)) {
+                t.columns.push(ColumnInfo {
+                    name: r.get(1),
+                    data_type: r.get(2),
+                    nullable: r.get(3),
+                    default: r.get(4),
+                    comment: r.get(5),
+                });
+            }
+        }
+        for r in con_rows {
+            let Some(t) = by_oid.get_mut(&r.get::<_, u32>(0)) else {
+                continue;
+            };
+            let kind: String = r.get(1);
+            let cols: Vec<String> = r.get(3);
+            if kind == "p" {
+                t.primary_key = cols;
+            } else {
+                t.foreign_keys.push(ForeignKey {
+                    name: r.get(2),
+                    columns: cols,
+                    referenced_schema: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                    referenced_table: r.get::<_, Option<String>>(5).unwrap_or_default(),
+                    referenced_columns: r.get(6),
+                });
+            }
+        }
+        let mut tables: Vec<TableInfo> = by_oid.into_values().collect();
+        tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        Ok(tables)
+    }
+}
