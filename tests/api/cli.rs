@@ -243,6 +243,39 @@ async fn secrets_never_reach_the_logs_and_sigterm_stops_gracefully() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let changed: Value = res.json().await.unwrap();
+    let admin = changed["accessToken"].as_str().unwrap().to_owned();
+    // A database password goes through create, test and a connection string.
+    let db_password = "db-password-that-must-not-be-logged";
+    let (host, port) = crate::helpers::server_address();
+    let body = json!({"name": "Shop", "provider": "postgresql",
+        "connection_config": {"host": host, "port": port, "database": "postgres", "username": "postgres", "password": db_password}});
+    let res = http
+        .post(format!("{base}/api/database-configs"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body =
+        json!({"host": host, "port": 1, "database": "d", "username": "u", "password": db_password});
+    let res = http
+        .post(format!("{base}/api/db/test-postgres"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = json!({"name": "Shop2", "provider": "PostgreSQL", "connectionString": format!("Host=h;Port=99999;Database=d;Username=u;Password={db_password}")});
+    let res = http
+        .post(format!("{base}/api/db-management"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
     // A request sent just before SIGTERM still gets its answer.
     let in_flight = post(
         "/api/auth/sign-in",
@@ -266,6 +299,7 @@ async fn secrets_never_reach_the_logs_and_sigterm_stops_gracefully() {
     assert!(text.contains("request_id"), "request lines carry their id");
 
     let secrets = [
+        db_password,
         PASSWORD,
         wrong,
         new_password,

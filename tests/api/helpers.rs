@@ -424,3 +424,121 @@ impl TestApp {
         req.send().await.expect("request is sent")
     }
 }
+
+/// The test MariaDB/MySQL server (`TEST_MYSQL_URL`), as an administrator.
+pub fn mysql_admin_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+}
+
+/// A user's MariaDB database for one test: `customers`, `orders` (a foreign key), a view,
+/// comments, and a login (with a password) that may read `customers` and `orders` only.
+#[derive(Debug)]
+pub struct TargetMaria {
+    pub database: String,
+    pub reader: String,
+    pub reader_password: String,
+    pub host: String,
+    pub port: u16,
+}
+
+async fn mysql_admin() -> mysql_async::Conn {
+    use mysql_async::prelude::Queryable as _;
+    let url = mysql_admin_url();
+    let opts = mysql_async::Opts::from_url(&url).expect("TEST_MYSQL_URL is a mysql:// URL");
+    let mut conn = mysql_async::Conn::new(opts).await.unwrap_or_else(|e| {
+        panic!("cannot connect to the test MariaDB at TEST_MYSQL_URL ({url}): {e}")
+    });
+    conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'")
+        .await
+        .ok();
+    conn
+}
+
+impl TargetMaria {
+    pub async fn new() -> Self {
+        use mysql_async::prelude::Queryable as _;
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let database = format!("sluice_target_{}", &id[id.len() - 16..]);
+        let reader = format!("sl_r_{}", &id[id.len() - 10..]);
+        let reader_password = format!("pw-{}", &id[..16]);
+        let mut c = mysql_admin().await;
+        for sql in [
+            format!("CREATE DATABASE {database}"),
+            format!(
+                "CREATE TABLE {database}.customers (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(200) COMMENT 'Where receipts go') COMMENT 'People who buy things'"
+            ),
+            format!(
+                "CREATE TABLE {database}.orders (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, amount DECIMAL(10,2) NOT NULL DEFAULT 0, CONSTRAINT fk_orders_customer FOREIGN KEY (customer_id) REFERENCES {database}.customers (id))"
+            ),
+            format!("CREATE TABLE {database}.secrets (id INT PRIMARY KEY, token TEXT)"),
+            format!(
+                "CREATE VIEW {database}.big_orders AS SELECT * FROM {database}.orders WHERE amount > 100"
+            ),
+            format!(
+                "INSERT INTO {database}.customers (id, name) VALUES (1, 'Ada'), (2, 'Grace'), (3, 'Edsger')"
+            ),
+            format!("INSERT INTO {database}.orders VALUES (1, 1, 10.5), (2, 1, 250), (3, 2, 99)"),
+            format!("ANALYZE TABLE {database}.customers, {database}.orders"),
+        ] {
+            c.query_drop(sql).await.unwrap();
+        }
+        for host in ["%", "localhost", "127.0.0.1"] {
+            c.query_drop(format!(
+                "CREATE USER '{reader}'@'{host}' IDENTIFIED BY '{reader_password}'"
+            ))
+            .await
+            .unwrap();
+            c.query_drop(format!(
+                "GRANT SELECT ON {database}.customers TO '{reader}'@'{host}'"
+            ))
+            .await
+            .unwrap();
+            c.query_drop(format!(
+                "GRANT SELECT ON {database}.orders TO '{reader}'@'{host}'"
+            ))
+            .await
+            .unwrap();
+        }
+        let opts = mysql_async::Opts::from_url(&mysql_admin_url()).unwrap();
+        let host = opts.ip_or_hostname().to_owned();
+        let port = opts.tcp_port();
+        let _ = c.disconnect().await;
+        Self {
+            database,
+            reader,
+            reader_password,
+            host,
+            port,
+        }
+    }
+
+    pub fn reader_config(&self) -> Value {
+        json!({"host": self.host, "port": self.port, "database": self.database, "username": self.reader, "password": self.reader_password})
+    }
+}
+
+impl Drop for TargetMaria {
+    fn drop(&mut self) {
+        let (database, reader) = (self.database.clone(), self.reader.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use mysql_async::prelude::Queryable as _;
+                let mut c = mysql_admin().await;
+                let _ = c
+                    .query_drop(format!("DROP DATABASE IF EXISTS {database}"))
+                    .await;
+                for host in ["%", "localhost", "127.0.0.1"] {
+                    let _ = c
+                        .query_drop(format!("DROP USER IF EXISTS '{reader}'@'{host}'"))
+                        .await;
+                }
+                let _ = c.disconnect().await;
+            });
+        })
+        .join();
+    }
+}

@@ -8,3 +8,4 @@ mod errors;
 mod helpers;
 mod migrations;
 mod operations;
+mod providers;

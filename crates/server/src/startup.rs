@@ -78,8 +78,12 @@ pub fn db_config_service(
 ) -> anyhow::Result<DbConfigService> {
     let t = &settings.targets;
     let hosts = HostPolicy::new(&t.allowed_hosts, &t.denied_hosts).map_err(anyhow::Error::msg)?;
-    let targets =
-        Targets::default().with(Provider::Postgresql, Arc::new(target_postgres::PgTarget));
+    let mysql = Arc::new(target_mysql::MySqlTarget);
+    let targets = Targets::default()
+        .with(Provider::Postgresql, Arc::new(target_postgres::PgTarget))
+        .with(Provider::Mysql, mysql.clone())
+        .with(Provider::Mariadb, mysql)
+        .with(Provider::Sqlite, Arc::new(target_sqlite::SqliteTarget));
     Ok(DbConfigService::new(
         Arc::new(PgDbConfigRepository::new(store)),
         targets,

@@ -1,0 +1,322 @@
+//! Adapter: the `TargetDatabase` port for MySQL and MariaDB. It connects to the address the
+//! service resolved and checked (TLS, when asked for, still verifies the certificate against
+//! the host name), reads `information_schema` in a few set-based queries, and translates
+//! driver errors into messages safe to show (never the password).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use db_configs::{
+    ColumnInfo, ConnectSpec, ConnectionReport, ForeignKey, Location, RelationEntry, RelationKind,
+    SchemaListing, SslMode, TableInfo, TableName, TargetDatabase, TargetError,
+};
+use mysql_async::prelude::Queryable as _;
+use mysql_async::{Conn, OptsBuilder, Row, SslOpts};
+
+/// MySQL and MariaDB databases.
+#[derive(Debug, Clone, Default)]
+pub struct MySqlTarget;
+
+/// Schemas that are never user data.
+const SYSTEM_SCHEMAS: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
+
+/// Quotes an identifier for MySQL.
+pub fn quote_ident(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+fn map_error(e: mysql_async::Error, spec: &ConnectSpec) -> TargetError {
+    match e {
+        mysql_async::Error::Server(s) => match s.code {
+            // ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+            1045 | 1044 => TargetError::AuthenticationFailed(s.message),
+            // ER_BAD_DB_ERROR
+            1049 => TargetError::NotFound(s.message),
+            _ => TargetError::Query(s.message),
+        },
+        mysql_async::Error::Io(io) => {
+            let text = io.to_string();
+            if text.contains("timed out") {
+                TargetError::Timeout(spec.connect_timeout_secs)
+            } else {
+                TargetError::Unreachable(text)
+            }
+        }
+        other => TargetError::Unreachable(other.to_string()),
+    }
+}
+
+async fn connect(spec: &ConnectSpec) -> Result<Conn, TargetError> {
+    let Location::Server(endpoint) = &spec.location else {
+        return Err(TargetError::Unsupported(
+            "a MySQL connection needs a host".into(),
+        ));
+    };
+    let address = spec
+        .resolved
+        .map_or_else(|| endpoint.host.clone(), |ip| ip.to_string());
+    let mut opts = OptsBuilder::default()
+        .ip_or_hostname(address)
+        .tcp_port(endpoint.port)
+        .user(Some(endpoint.username.clone()))
+        .db_name(Some(endpoint.database.clone()))
+        .prefer_socket(false)
+        .stmt_cache_size(0);
+    if let Some(p) = &spec.password {
+        opts = opts.pass(Some(p.expose().to_owned()));
+    }
+    let ssl = match endpoint.ssl {
+        SslMode::Disable | SslMode::Prefer => None,
+        SslMode::Require => Some(SslOpts::default().with_danger_accept_invalid_certs(true)),
+        SslMode::VerifyCa => Some(SslOpts::default().with_danger_skip_domain_validation(true)),
+        SslMode::VerifyFull => {
+            Some(SslOpts::default().with_danger_tls_hostname_override(Some(endpoint.host.clone())))
+        }
+    };
+    opts = opts.ssl_opts(ssl);
+    let limit = Duration::from_secs(spec.connect_timeout_secs);
+    match tokio::time::timeout(limit, Conn::new(opts)).await {
+        Ok(result) => result.map_err(|e| map_error(e, spec)),
+        Err(_) => Err(TargetError::Timeout(spec.connect_timeout_secs)),
+    }
+}
+
+async fn close(conn: Conn) {
+    let _ = conn.disconnect().await;
+}
+
+fn text(row: &Row, i: usize) -> Option<String> {
+    row.get_opt::<Option<String>, usize>(i)
+        .and_then(Result::ok)
+        .flatten()
+}
+
+fn number(row: &Row, i: usize) -> Option<i64> {
+    row.get_opt::<Option<i64>, usize>(i)
+        .and_then(Result::ok)
+        .flatten()
+}
+
+#[async_trait]
+impl TargetDatabase for MySqlTarget {
+    async fn test(
+        &self,
+        spec: &ConnectSpec,
+        probe: Option<&TableName>,
+    ) -> Result<ConnectionReport, TargetError> {
+        let started = Instant::now();
+        let mut conn = connect(spec).await?;
+        let version: Option<String> = conn
+            .query_first("SELECT VERSION()")
+            .await
+            .map_err(|e| map_error(e, spec))?;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let grants: Vec<String> = conn
+            .query("SHOW GRANTS")
+            .await
+            .map_err(|e| map_error(e, spec))?;
+        let mut warnings = Vec::new();
+        let upper: Vec<String> = grants.iter().map(|g| g.to_ascii_uppercase()).collect();
+        if upper
+            .iter()
+            .any(|g| g.contains(" ON *.*") && (g.contains("ALL PRIVILEGES") || g.contains("SUPER")))
+        {
+            warnings.push(
+                "the database user has global administrative privileges: Sluice is safest with a read-only user (see the README)".to_owned(),
+            );
+        }
+        let writes = [
+            "ALL PRIVILEGES",
+            "INSERT",
+            "UPDATE",
+            "DELETE",
+            "DROP",
+            "ALTER",
+            "CREATE",
+        ];
+        if upper
+            .iter()
+            .any(|g| g.starts_with("GRANT") && writes.iter().any(|w| g.contains(w)))
+        {
+            warnings.push(
+                "the database user can write: Sluice enforces read-only access itself, but a read-only user adds a layer".to_owned(),
+            );
+        }
+        let (tested_table, tested_table_accessible) = match probe {
+            None => (None, None),
+            Some(t) => {
+                let sql = match &t.schema {
+                    Some(s) => format!(
+                        "SELECT 1 FROM {}.{} LIMIT 0",
+                        quote_ident(s),
+                        quote_ident(&t.name)
+                    ),
+                    None => format!("SELECT 1 FROM {} LIMIT 0", quote_ident(&t.name)),
+                };
+                let ok = conn.query_drop(sql).await.is_ok();
+                (Some(t.to_string()), Some(ok))
+            }
+        };
+        close(conn).await;
+        Ok(ConnectionReport {
+            latency_ms,
+            server_version: version.unwrap_or_default(),
+            tested_table,
+            tested_table_accessible,
+            warnings,
+        })
+    }
+
+    async fn discover(&self, spec: &ConnectSpec) -> Result<Vec<SchemaListing>, TargetError> {
+        let mut conn = connect(spec).await?;
+        let sql = format!(
+            "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR),
+                    CAST(TABLE_ROWS AS SIGNED)
+             FROM information_schema.TABLES
+             WHERE TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS}
+             ORDER BY TABLE_SCHEMA, TABLE_NAME"
+        );
+        let rows: Vec<Row> = conn.query(sql).await.map_err(|e| map_error(e, spec))?;
+        close(conn).await;
+        let mut schemas: BTreeMap<String, SchemaListing> = BTreeMap::new();
+        for row in rows {
+            let schema = text(&row, 0).unwrap_or_default();
+            let name = text(&row, 1).unwrap_or_default();
+            let is_view = text(&row, 2).is_some_and(|t| t.contains("VIEW"));
+            let listing = schemas
+                .entry(schema.clone())
+                .or_insert_with(|| SchemaListing {
+                    name: schema,
+                    tables: Vec::new(),
+                    views: Vec::new(),
+                });
+            if is_view {
+                listing.views.push(RelationEntry {
+                    name,
+                    row_count: None,
+                });
+            } else {
+                listing.tables.push(RelationEntry {
+                    name,
+                    row_count: number(&row, 3),
+                });
+            }
+        }
+        Ok(schemas.into_values().collect())
+    }
+
+    async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {
+        let mut conn = connect(spec).await?;
+        let err = |e| map_error(e, spec);
+        let tables: Vec<Row> = conn
+            .query(format!(
+                "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR),
+                        CAST(TABLE_COMMENT AS CHAR), CAST(TABLE_ROWS AS SIGNED)
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS}"
+            ))
+            .await
+            .map_err(err)?;
+        let columns: Vec<Row> = conn
+            .query(format!(
+                "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR),
+                        CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR), CAST(COLUMN_DEFAULT AS CHAR),
+                        CAST(COLUMN_COMMENT AS CHAR)
+                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS}
+                 ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION"
+            ))
+            .await
+            .map_err(err)?;
+        // KEY_COLUMN_USAGE alone: TABLE_CONSTRAINTS hides rows from logins with table-level
+        // grants only (MariaDB), and a primary key is always named PRIMARY.
+        let keys: Vec<Row> = conn
+            .query(format!(
+                "SELECT CAST(k.TABLE_SCHEMA AS CHAR), CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR),
+                        CAST(k.COLUMN_NAME AS CHAR), CAST(k.REFERENCED_TABLE_SCHEMA AS CHAR),
+                        CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR)
+                 FROM information_schema.KEY_COLUMN_USAGE k
+                 WHERE k.TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS}
+                   AND (k.CONSTRAINT_NAME = 'PRIMARY' OR k.REFERENCED_TABLE_NAME IS NOT NULL)
+                 ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+            ))
+            .await
+            .map_err(err)?;
+        close(conn).await;
+
+        let mut by_name: HashMap<(String, String), TableInfo> =
+            HashMap::with_capacity(tables.len());
+        for r in &tables {
+            let (schema, name) = (
+                text(r, 0).unwrap_or_default(),
+                text(r, 1).unwrap_or_default(),
+            );
+            let is_view = text(r, 2).is_some_and(|t| t.contains("VIEW"));
+            let comment = text(r, 3).filter(|c| !c.is_empty() && c != "VIEW");
+            by_name.insert(
+                (schema.clone(), name.clone()),
+                TableInfo {
+                    schema,
+                    name,
+                    kind: if is_view {
+                        RelationKind::View
+                    } else {
+                        RelationKind::Table
+                    },
+                    comment,
+                    row_estimate: if is_view { None } else { number(r, 4) },
+                    columns: Vec::new(),
+                    primary_key: Vec::new(),
+                    foreign_keys: Vec::new(),
+                },
+            );
+        }
+        for r in &columns {
+            let key = (
+                text(r, 0).unwrap_or_default(),
+                text(r, 1).unwrap_or_default(),
+            );
+            if let Some(t) = by_name.get_mut(&key) {
+                t.columns.push(ColumnInfo {
+                    name: text(r, 2).unwrap_or_default(),
+                    data_type: text(r, 3).unwrap_or_default(),
+                    nullable: text(r, 4).as_deref() == Some("YES"),
+                    default: text(r, 5),
+                    comment: text(r, 6).filter(|c| !c.is_empty()),
+                });
+            }
+        }
+        for r in &keys {
+            let key = (
+                text(r, 0).unwrap_or_default(),
+                text(r, 1).unwrap_or_default(),
+            );
+            let Some(t) = by_name.get_mut(&key) else {
+                continue;
+            };
+            let constraint = text(r, 2).unwrap_or_default();
+            let column = text(r, 3).unwrap_or_default();
+            match text(r, 5) {
+                None => t.primary_key.push(column),
+                Some(ref_table) => {
+                    let ref_column = text(r, 6).unwrap_or_default();
+                    match t.foreign_keys.iter_mut().find(|f| f.name == constraint) {
+                        Some(fk) => {
+                            fk.columns.push(column);
+                            fk.referenced_columns.push(ref_column);
+                        }
+                        None => t.foreign_keys.push(ForeignKey {
+                            name: constraint,
+                            columns: vec![column],
+                            referenced_schema: text(r, 4).unwrap_or_default(),
+                            referenced_table: ref_table,
+                            referenced_columns: vec![ref_column],
+                        }),
+                    }
+                }
+            }
+        }
+        let mut out: Vec<TableInfo> = by_name.into_values().collect();
+        out.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        Ok(out)
+    }
+}
