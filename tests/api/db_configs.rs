@@ -763,3 +763,72 @@ async fn connection_apis_need_an_admin() {
         assert_eq!(res.status(), 401, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_stored_password_never_follows_the_connection_to_another_server() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let target = TargetPg::new().await;
+    let id = create(&app, &token, reader_body(&target, "Shop")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Re-pointing the connection at a server of the caller's choosing would send it the
+    // stored password: the password must be given again.
+    for patch in [
+        json!({"connection_config": {"host": "127.0.0.2"}}),
+        json!({"connection_config": {"port": 1}}),
+        json!({"connection_config": {"username": "someone_else"}}),
+        json!({"provider": "mysql"}),
+    ] {
+        let res = app
+            .send(
+                Method::PATCH,
+                &format!("/api/database-configs/{id}"),
+                &token,
+                Some(&patch),
+            )
+            .await;
+        let p = problem(res, 400).await;
+        assert_eq!(p["field"], "connection_config.password", "{patch}: {p}");
+    }
+    let body = json!({"name": "Shop", "provider": "PostgreSQL", "connectionString": "Host=127.0.0.2;Database=d;Username=u"});
+    let res = app
+        .send(
+            Method::PUT,
+            &format!("/api/db-management/{id}"),
+            &token,
+            Some(&body),
+        )
+        .await;
+    assert_eq!(problem(res, 400).await["field"], "connectionString");
+
+    // With the password, or after removing it, the change goes through.
+    let patch = json!({"connection_config": {"host": "127.0.0.2", "password": "a-new-password"}});
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/api/database-configs/{id}"),
+            &token,
+            Some(&patch),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let patch = json!({"connection_config": {"host": "127.0.0.3", "password": null}});
+    let res: Value = app
+        .send(
+            Method::PATCH,
+            &format!("/api/database-configs/{id}"),
+            &token,
+            Some(&patch),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        res["data"]["connection_config"].get("password").is_none(),
+        "{res}"
+    );
+}

@@ -61,6 +61,28 @@ async fn admin_client() -> tokio_postgres::Client {
     client
 }
 
+/// Runs a clean-up future to completion from `Drop`, on a runtime of its own (the test's
+/// runtime may be shutting down, or be the current thread).
+pub fn cleanup(fut: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(fut);
+        }
+    })
+    .join();
+}
+
+/// Drops a database of the test server, disconnecting its sessions.
+pub async fn drop_pg_database(name: &str) {
+    let _ = admin_client()
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+}
+
 /// A database of its own for one test, dropped when the test ends.
 #[derive(Debug)]
 pub struct TestDb {
@@ -151,19 +173,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let client = admin_client().await;
-                let _ = client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            });
-        })
-        .join();
+        cleanup(async move { drop_pg_database(&name).await });
     }
 }
 
@@ -379,22 +389,13 @@ pub fn server_address() -> (String, u16) {
 impl Drop for TargetPg {
     fn drop(&mut self) {
         let (database, reader) = (self.database.clone(), self.reader.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let client = admin_client().await;
-                let _ = client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-                    .await;
-                let _ = client
-                    .batch_execute(&format!("DROP ROLE IF EXISTS {reader}"))
-                    .await;
-            });
-        })
-        .join();
+        cleanup(async move {
+            drop_pg_database(&database).await;
+            let _ = admin_client()
+                .await
+                .batch_execute(&format!("DROP ROLE IF EXISTS {reader}"))
+                .await;
+        });
     }
 }
 
@@ -520,25 +521,18 @@ impl TargetMaria {
 impl Drop for TargetMaria {
     fn drop(&mut self) {
         let (database, reader) = (self.database.clone(), self.reader.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                use mysql_async::prelude::Queryable as _;
-                let mut c = mysql_admin().await;
+        cleanup(async move {
+            use mysql_async::prelude::Queryable as _;
+            let mut c = mysql_admin().await;
+            let _ = c
+                .query_drop(format!("DROP DATABASE IF EXISTS {database}"))
+                .await;
+            for host in ["%", "localhost", "127.0.0.1"] {
                 let _ = c
-                    .query_drop(format!("DROP DATABASE IF EXISTS {database}"))
+                    .query_drop(format!("DROP USER IF EXISTS '{reader}'@'{host}'"))
                     .await;
-                for host in ["%", "localhost", "127.0.0.1"] {
-                    let _ = c
-                        .query_drop(format!("DROP USER IF EXISTS '{reader}'@'{host}'"))
-                        .await;
-                }
-                let _ = c.disconnect().await;
-            });
-        })
-        .join();
+            }
+            let _ = c.disconnect().await;
+        });
     }
 }

@@ -3,7 +3,7 @@
 use server::config::Settings;
 use tokio_postgres::NoTls;
 
-use crate::helpers::{admin_url, url_for};
+use crate::helpers::{admin_url, cleanup, drop_pg_database, url_for};
 
 /// An empty database (not cloned from the migrated template), dropped at the end.
 struct EmptyDb(String);
@@ -23,20 +23,7 @@ impl EmptyDb {
 impl Drop for EmptyDb {
     fn drop(&mut self) {
         let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let (c, conn) = tokio_postgres::connect(&admin_url(), NoTls).await.unwrap();
-                tokio::spawn(conn);
-                let _ = c
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            });
-        })
-        .join();
+        cleanup(async move { drop_pg_database(&name).await });
     }
 }
 

@@ -167,10 +167,19 @@ pub struct AdminUser {
 }
 
 /// An administrator with the hash needed to verify a password.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoredAdmin {
     pub user: AdminUser,
     pub password_hash: String,
+}
+
+impl fmt::Debug for StoredAdmin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredAdmin")
+            .field("user", &self.user)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
 }
 
 /// What the store needs to create an administrator.

@@ -150,7 +150,7 @@ impl AuthService {
         password: String,
         client: ClientContext,
     ) -> Result<TokenPair, AccountsError> {
-        self.throttle.check(client.address, username)?;
+        self.throttle.try_attempt(client.address, username)?;
         let found = match Username::new(username) {
             Ok(name) => self.admins.find_by_username(&name).await?,
             Err(_) => None,
@@ -161,11 +161,10 @@ impl AuthService {
         };
         match found {
             Some(stored) if ok => {
-                self.throttle.record_success(username);
+                self.throttle.succeeded(client.address, username);
                 self.open_session(stored.user.id).await
             }
             _ => {
-                self.throttle.record_failure(client.address, username);
                 tracing::info!(client = %client.address, "sign-in failed");
                 Err(AccountsError::InvalidCredentials)
             }
@@ -304,8 +303,8 @@ impl AuthService {
         client: ClientContext,
     ) -> Result<TokenPair, AccountsError> {
         let username = principal.user.username.as_str();
-        self.throttle.check(client.address, username)?;
         let new = Password::new(new)?;
+        self.throttle.try_attempt(client.address, username)?;
         let stored =
             self.admins
                 .find_by_id(principal.user.id)
@@ -318,9 +317,9 @@ impl AuthService {
             None => false,
         };
         if !ok {
-            self.throttle.record_failure(client.address, username);
             return Err(AccountsError::InvalidCredentials);
         }
+        self.throttle.succeeded(client.address, username);
         let hash = password::hash(new).await?;
         // Whole seconds: tokens carry `iat` in seconds, and one issued in the same second as
         // the change (the pair returned below) must stay valid.

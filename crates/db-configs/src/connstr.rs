@@ -105,6 +105,14 @@ fn parse_pairs(
             "password" | "pwd" => password = Some(value.to_owned()),
             "sslmode" | "ssl" | "usessl" => ssl = SslMode::parse(value, FIELD)?,
             k if IGNORED_KEYS.contains(&k) => {}
+            // After a password, an "unknown key" may be the password's tail (an unquoted ';'):
+            // never quote it then.
+            _ if password.is_some() => {
+                return Err(invalid(format!(
+                    "part {} is not a known key (quote values that contain ';')",
+                    i + 1
+                )));
+            }
             _ => return Err(invalid(format!("unknown key {:?}", key.trim()))),
         }
     }
@@ -382,6 +390,11 @@ mod tests {
             (Provider::Postgresql, "postgres://u:hunter22@/d", "URL"),
             (Provider::Postgresql, "ftp://u:hunter22@h/d", "scheme"),
             (Provider::Sqlite, "Host=;", ""),
+            (
+                Provider::Postgresql,
+                "Host=h;Database=d;Username=u;Password=hunter;22=x",
+                "quote values",
+            ),
         ] {
             let err = parse_connection_string(provider, text).err();
             if let Some(DbConfigError::Invalid { field, message }) = &err {

@@ -16,6 +16,10 @@ pub const DEFAULT_DENIED_HOSTS: &[&str] = &[
     "169.254.0.0/16",
     "fe80::/10",
     "fd00:ec2::254/128",
+    // 169.254.0.0/16 embedded in IPv6: NAT64, 6to4 and the old IPv4-compatible form.
+    "64:ff9b::a9fe:0/112",
+    "2002:a9fe::/32",
+    "::a9fe:0/112",
     "100.100.100.200/32",
     "metadata.google.internal",
     "metadata",

@@ -299,11 +299,27 @@ impl DbConfigService {
             config.is_active = a;
         }
         let mut sealed = stored.sealed_password.clone();
-        match patch.password {
-            None => {}
-            Some(Some(p)) if p.expose() == PASSWORD_MASK => {}
-            Some(Some(p)) => sealed = self.seal(id, Some(&p)),
-            Some(None) => sealed = None,
+        let new_password = match &patch.password {
+            Some(Some(p)) if p.expose() != PASSWORD_MASK => Some(p.clone()),
+            _ => None,
+        };
+        // The stored password only ever goes where it was meant to go: pointing a connection
+        // at another server, login or provider needs the password again.
+        if sealed.is_some()
+            && new_password.is_none()
+            && patch.password != Some(None)
+            && endpoint_identity(stored.config.provider, &stored.config.location)
+                != endpoint_identity(config.provider, &config.location)
+        {
+            return Err(DbConfigError::invalid(
+                "connection_config.password",
+                "changing the provider, host, port or username needs the password again",
+            ));
+        }
+        match (new_password, &patch.password) {
+            (Some(p), _) => sealed = self.seal(id, Some(&p)),
+            (None, Some(None)) => sealed = None,
+            (None, _) => {}
         }
         if config.provider.is_file() {
             sealed = None;
@@ -508,6 +524,22 @@ fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
         .unwrap_or(t)
+}
+
+/// What a stored password is bound to: provider, host, port and login.
+fn endpoint_identity(
+    provider: Provider,
+    location: &Location,
+) -> Option<(Provider, String, u16, String)> {
+    match location {
+        Location::Server(e) => Some((
+            provider,
+            e.host.to_ascii_lowercase(),
+            e.port,
+            e.username.clone(),
+        )),
+        Location::File { .. } => None,
+    }
 }
 
 fn apply_endpoint(e: &mut ServerEndpoint, patch: &DbConfigPatch) {

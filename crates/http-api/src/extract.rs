@@ -101,8 +101,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        // serde's messages name types and fields, never values of the body.
-        let message = strip_position(&inner.to_string());
+        let message = without_values(&strip_position(&inner.to_string()));
         if inner.is_syntax() || inner.is_eof() {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -127,6 +126,25 @@ fn strip_position(message: &str) -> String {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// serde quotes the offending value in "invalid type/value/length" messages
+/// (``invalid type: integer `123456`, expected a string``): drop it, it may be a password.
+/// Field names in "missing field" / "unknown field" messages are kept.
+fn without_values(message: &str) -> String {
+    if !message.starts_with("invalid") {
+        return message.to_owned();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match c {
+            '`' => quoted = !quoted,
+            _ if !quoted => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("  ", " ").replace(" ,", ",")
 }
 
 fn missing_field(message: &str) -> Option<String> {
@@ -193,8 +211,13 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_field() {
-        let e = parse_json::<Body>(br#"{"username": 5, "count": 1}"#).unwrap_err();
+        let e = parse_json::<Body>(br#"{"username": 987654321, "count": 1}"#).unwrap_err();
         assert_eq!(e.problem().field.as_deref(), Some("username"));
+        assert!(
+            !e.problem().detail.contains("987654321"),
+            "values are not echoed: {}",
+            e.problem().detail
+        );
         assert_eq!(e.code(), "validation_failed");
     }
 

@@ -40,6 +40,15 @@ fn map_write_error(e: tokio_postgres::Error, name: &str) -> DbConfigError {
         {
             DbConfigError::NameTaken(name.to_owned())
         }
+        Some(db)
+            if db.code() == &SqlState::UNIQUE_VIOLATION
+                && db.constraint() == Some("db_configs_one_primary_key") =>
+        {
+            DbConfigError::invalid(
+                "is_primary",
+                "another connection was made primary at the same time; retry",
+            )
+        }
         _ => unavailable(e),
     }
 }
