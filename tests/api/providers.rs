@@ -285,3 +285,53 @@ async fn a_missing_sqlite_file_is_reported_and_not_created() {
         .await;
     assert_eq!(problem(res, 400).await["field"], "connection_config.path");
 }
+
+#[tokio::test]
+async fn sqlite_files_outside_the_configured_directories_are_refused() {
+    let file = sqlite_file();
+    let dir = file
+        .parent()
+        .unwrap()
+        .join(format!("sluice-allowed-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let inside = dir.join("app.db");
+    std::fs::copy(&file, &inside).unwrap();
+    let allowed = dir.to_string_lossy().into_owned();
+    let app =
+        crate::helpers::spawn_app_with(|s| s.targets.sqlite_dirs = vec![allowed.clone()]).await;
+    let token = app.admin_token().await;
+
+    let create = |path: String| json!({"name": format!("f{}", path.len()), "provider": "sqlite", "connection_config": {"path": path}});
+    for outside in [
+        file.to_string_lossy().into_owned(),
+        format!(
+            "{allowed}/../{}",
+            file.file_name().unwrap().to_string_lossy()
+        ),
+    ] {
+        let res = app
+            .send(
+                Method::POST,
+                "/api/database-configs",
+                &token,
+                Some(&create(outside.clone())),
+            )
+            .await;
+        assert_eq!(
+            problem(res, 400).await["field"],
+            "connection_config.path",
+            "{outside}"
+        );
+    }
+    let res = app
+        .send(
+            Method::POST,
+            "/api/database-configs",
+            &token,
+            Some(&create(inside.to_string_lossy().into_owned())),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    std::fs::remove_dir_all(dir).ok();
+    std::fs::remove_file(file).ok();
+}

@@ -158,6 +158,46 @@ impl HostPolicy {
     }
 }
 
+/// Directories SQLite files may be opened from; empty allows any path the server can read.
+/// Paths are compared after resolving `..` and symbolic links.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FilePolicy {
+    dirs: Vec<std::path::PathBuf>,
+}
+
+impl FilePolicy {
+    /// A policy for the given directories (they need not exist yet).
+    pub fn new(dirs: &[String]) -> Self {
+        Self {
+            dirs: dirs
+                .iter()
+                .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| std::path::PathBuf::from(d)))
+                .collect(),
+        }
+    }
+
+    /// Checks a SQLite path.
+    ///
+    /// # Errors
+    /// [`TargetError::HostNotAllowed`] (naming only the path as given) when it resolves outside
+    /// every allowed directory.
+    pub fn check(&self, path: &str) -> Result<(), TargetError> {
+        if self.dirs.is_empty() {
+            return Ok(());
+        }
+        let p = std::path::Path::new(path);
+        // A missing file is judged by its directory, so the answer does not reveal existence.
+        let resolved = std::fs::canonicalize(p).ok().or_else(|| {
+            let parent = std::fs::canonicalize(p.parent()?).ok()?;
+            Some(parent.join(p.file_name()?))
+        });
+        match resolved {
+            Some(r) if self.dirs.iter().any(|d| r.starts_with(d)) => Ok(()),
+            _ => Err(TargetError::HostNotAllowed(format!("the file {path}"))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +267,28 @@ mod tests {
                 .is_err()
         );
         assert!(HostPolicy::new(&["not a host!".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn sqlite_paths_must_resolve_inside_an_allowed_directory() {
+        let dir = std::env::temp_dir().join(format!("sluice-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let allowed = dir.to_string_lossy().into_owned();
+        let p = FilePolicy::new(&[allowed.clone()]);
+        assert!(
+            p.check(&format!("{allowed}/app.db")).is_ok(),
+            "a missing file inside is fine"
+        );
+        assert!(
+            p.check(&format!("{allowed}/../etc.db")).is_err(),
+            "'..' is resolved"
+        );
+        assert!(p.check("/etc/passwd").is_err());
+        assert!(
+            FilePolicy::default().check("/etc/passwd").is_ok(),
+            "no list: any path"
+        );
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ mod service;
 pub use connstr::{parse_connection_string, render_connection_string};
 pub use error::{BoxError, DbConfigError, TargetError};
 pub use hosts::DEFAULT_DENIED_HOSTS;
-pub use hosts::HostPolicy;
+pub use hosts::{FilePolicy, HostPolicy};
 pub use model::*;
 pub use ports::{DbConfigRepository, TargetDatabase, Targets};
 pub use service::{DbConfigService, Freshness, ServiceSettings};

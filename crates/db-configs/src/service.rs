@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 
 use crate::{
     ConnectSpec, ConnectionReport, DbConfig, DbConfigDraft, DbConfigError, DbConfigId,
-    DbConfigPatch, DbConfigRepository, HostPolicy, ListFilter, Location, PASSWORD_MASK, Provider,
-    SchemaListing, SchemaSnapshot, Secret, ServerEndpoint, StoredDbConfig, TableName, TargetError,
-    Targets,
+    DbConfigPatch, DbConfigRepository, FilePolicy, HostPolicy, ListFilter, Location, PASSWORD_MASK,
+    Provider, SchemaListing, SchemaSnapshot, Secret, ServerEndpoint, StoredDbConfig, TableName,
+    TargetError, Targets,
 };
 
 /// Settings of the service.
@@ -39,6 +39,7 @@ pub struct DbConfigService {
     targets: Targets,
     cipher: Cipher,
     hosts: HostPolicy,
+    files: FilePolicy,
     settings: ServiceSettings,
 }
 
@@ -80,6 +81,7 @@ impl DbConfigService {
         targets: Targets,
         cipher: Cipher,
         hosts: HostPolicy,
+        files: FilePolicy,
         settings: ServiceSettings,
     ) -> Self {
         Self {
@@ -87,6 +89,7 @@ impl DbConfigService {
             targets,
             cipher,
             hosts,
+            files,
             settings,
         }
     }
@@ -144,7 +147,12 @@ impl DbConfigService {
                     DbConfigError::invalid("connection_config.host", err.to_string())
                 })
             }
-            (true, Location::File { path }) => check_text("connection_config.path", path, 4096),
+            (true, Location::File { path }) => {
+                check_text("connection_config.path", path, 4096)?;
+                self.files.check(path).map_err(|err| {
+                    DbConfigError::invalid("connection_config.path", err.to_string())
+                })
+            }
             (true, Location::Server(_)) => Err(DbConfigError::invalid(
                 "connection_config.path",
                 "a SQLite connection needs the path of the database file",
@@ -361,7 +369,11 @@ impl DbConfigService {
     ) -> Result<ConnectSpec, TargetError> {
         let resolved = match location {
             Location::Server(e) => Some(self.hosts.resolve(&e.host, e.port).await?),
-            Location::File { .. } => None,
+            Location::File { path } => {
+                // Again at connect time: a symbolic link may have changed since it was stored.
+                self.files.check(path)?;
+                None
+            }
         };
         Ok(ConnectSpec {
             provider,

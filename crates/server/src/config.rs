@@ -64,6 +64,9 @@ pub struct TargetSettings {
     /// Hosts Sluice never connects to; the default denies cloud metadata endpoints.
     #[serde(deserialize_with = "list_or_csv")]
     pub denied_hosts: Vec<String>,
+    /// Directories SQLite files may be opened from; empty = any path the server can read.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub sqlite_dirs: Vec<String>,
     /// Seconds to wait for a connection to a user's database.
     pub connect_timeout_secs: u64,
     /// Seconds an introspection (schema refresh or discovery) may take.
@@ -82,6 +85,7 @@ impl Default for TargetSettings {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            sqlite_dirs: Vec::new(),
             connect_timeout_secs: 5,
             introspect_timeout_secs: 120,
             snapshot_max_age_hours: 24,

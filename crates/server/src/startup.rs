@@ -89,6 +89,7 @@ pub fn db_config_service(
         targets,
         secrets::Cipher::new(&master.derive(KeyPurpose::Encryption)),
         hosts,
+        db_configs::FilePolicy::new(&t.sqlite_dirs),
         ServiceSettings {
             connect_timeout: Duration::from_secs(t.connect_timeout_secs),
             introspect_timeout: Duration::from_secs(t.introspect_timeout_secs),
