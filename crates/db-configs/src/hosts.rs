@@ -274,7 +274,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sluice-files-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let allowed = dir.to_string_lossy().into_owned();
-        let p = FilePolicy::new(&[allowed.clone()]);
+        let p = FilePolicy::new(std::slice::from_ref(&allowed));
         assert!(
             p.check(&format!("{allowed}/app.db")).is_ok(),
             "a missing file inside is fine"
