@@ -832,3 +832,54 @@ async fn a_stored_password_never_follows_the_connection_to_another_server() {
         "{res}"
     );
 }
+
+#[tokio::test]
+async fn tls_modes_encrypt_and_verify_as_asked() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let target = TargetPg::new().await;
+    let (c, conn) = tokio_postgres::connect(&crate::helpers::admin_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let server_tls = c
+        .query_one("SHOW ssl", &[])
+        .await
+        .unwrap()
+        .get::<_, String>(0)
+        == "on";
+
+    let mut body = target.superuser_config();
+    body["ssl"] = json!("require");
+    let res: Value = app
+        .send(Method::POST, "/api/db/test-postgres", &token, Some(&body))
+        .await
+        .json()
+        .await
+        .unwrap();
+    if server_tls {
+        assert_eq!(res["success"], true, "TLS without verification: {res}");
+        // The test server's certificate is self-signed: verification must refuse it.
+        body["ssl"] = json!("verify-full");
+        let res: Value = app
+            .send(Method::POST, "/api/db/test-postgres", &token, Some(&body))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res["success"], false, "{res}");
+        assert!(
+            res["message"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("certificate"),
+            "{res}"
+        );
+    } else {
+        assert_eq!(
+            res["success"], false,
+            "require on a server without TLS: {res}"
+        );
+    }
+}

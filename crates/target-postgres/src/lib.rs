@@ -6,12 +6,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use db_configs::SslMode;
 use db_configs::{
     ColumnInfo, ConnectSpec, ConnectionReport, ForeignKey, Location, RelationEntry, RelationKind,
     SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
+
+mod tls;
 
 /// PostgreSQL databases.
 #[derive(Debug, Clone, Default)]
@@ -58,12 +61,6 @@ async fn connect(spec: &ConnectSpec) -> Result<Client, TargetError> {
             "a PostgreSQL connection needs a host".into(),
         ));
     };
-    if endpoint.ssl.enabled() && endpoint.ssl != db_configs::SslMode::Prefer {
-        return Err(TargetError::Unsupported(
-            "TLS to PostgreSQL targets is not available yet: set ssl to false (disable) for now"
-                .into(),
-        ));
-    }
     let mut config = tokio_postgres::Config::new();
     config
         .host(&endpoint.host)
@@ -78,16 +75,34 @@ async fn connect(spec: &ConnectSpec) -> Result<Client, TargetError> {
     if let Some(p) = &spec.password {
         config.password(p.expose());
     }
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| map_error(&e, spec))?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "target connection closed with an error");
-        }
+    config.ssl_mode(match endpoint.ssl {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        _ => tokio_postgres::config::SslMode::Require,
     });
+    let client = match tls::connector(endpoint.ssl).map_err(TargetError::Unsupported)? {
+        None => {
+            let (client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| map_error(&e, spec))?;
+            tokio::spawn(drive(connection));
+            client
+        }
+        Some(tls) => {
+            let (client, connection) =
+                config.connect(tls).await.map_err(|e| map_error(&e, spec))?;
+            tokio::spawn(drive(connection));
+            client
+        }
+    };
     Ok(client)
+}
+
+async fn drive(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "target connection closed with an error");
+    }
 }
 
 #[async_trait]
