@@ -883,3 +883,86 @@ async fn tls_modes_encrypt_and_verify_as_asked() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_stored_connection_reuses_one_pool_which_closes_when_it_changes_or_goes() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let target = TargetPg::new().await;
+    let id = create(&app, &token, reader_body(&target, "Shop")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (c, conn) = tokio_postgres::connect(&crate::helpers::admin_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let sessions = || async {
+        let row = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND usename = $2",
+                &[&target.database, &target.reader],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let settle = |want: i64| {
+        let sessions = &sessions;
+        async move {
+            for _ in 0..50 {
+                if sessions().await == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("expected {want} sessions, found {}", sessions().await);
+        }
+    };
+    for _ in 0..3 {
+        let res: Value = app
+            .send(
+                Method::POST,
+                &format!("/api/db-management/{id}/test"),
+                &token,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res["success"], true);
+    }
+    settle(1).await; // three tests, one pooled session
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/api/database-configs/{id}"),
+            &token,
+            Some(&json!({"description": "changed"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    settle(0).await; // a changed connection closes its pool
+    let res: Value = app
+        .send(
+            Method::POST,
+            &format!("/api/database-configs/{id}/refresh-schema"),
+            &token,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["success"], true);
+    settle(1).await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/database-configs/{id}"),
+        &token,
+        None,
+    )
+    .await;
+    settle(0).await; // a deleted connection closes its pool
+}

@@ -335,3 +335,62 @@ async fn sqlite_files_outside_the_configured_directories_are_refused() {
     std::fs::remove_dir_all(dir).ok();
     std::fs::remove_file(file).ok();
 }
+
+#[tokio::test]
+async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
+    use mysql_async::prelude::Queryable as _;
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let t = TargetMaria::new().await;
+    let body =
+        json!({"name": "Maria", "provider": "mariadb", "connection_config": t.reader_config()});
+    let res: Value = app
+        .send(Method::POST, "/api/database-configs", &token, Some(&body))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = res["data"]["id"].as_str().unwrap().to_owned();
+    let opts = mysql_async::Opts::from_url(&crate::helpers::mysql_admin_url()).unwrap();
+    let mut admin = mysql_async::Conn::new(opts).await.unwrap();
+    let mut sessions = async |want: i64| {
+        for _ in 0..50 {
+            let n: Option<i64> = admin
+                .exec_first(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?",
+                    (t.reader.clone(),),
+                )
+                .await
+                .unwrap();
+            if n == Some(want) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let n: Option<i64> = admin.exec_first("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", (t.reader.clone(),)).await.unwrap();
+        panic!("expected {want} sessions of the reader, found {n:?}");
+    };
+    for _ in 0..3 {
+        let res: Value = app
+            .send(
+                Method::POST,
+                &format!("/api/db-management/{id}/test"),
+                &token,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res["success"], true, "{res}");
+    }
+    sessions(1).await;
+    app.send(
+        Method::DELETE,
+        &format!("/api/db-management/{id}"),
+        &token,
+        None,
+    )
+    .await;
+    sessions(0).await;
+}

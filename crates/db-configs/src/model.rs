@@ -232,6 +232,26 @@ pub struct ConnectSpec {
     pub resolved: Option<std::net::IpAddr>,
     /// Seconds to wait for a connection.
     pub connect_timeout_secs: u64,
+    /// The stored connection this is for: adapters keep one bounded pool per stored
+    /// connection. `None` (settings being tried out) means a connection of its own.
+    pub pool_key: Option<DbConfigId>,
+}
+
+impl ConnectSpec {
+    /// A fingerprint of everything that shapes a connection (a pool built for another one is
+    /// rebuilt). The password is only hashed, and the hash never leaves the process.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.provider.hash(&mut h);
+        serde_json::to_string(&self.location)
+            .unwrap_or_default()
+            .hash(&mut h);
+        self.password.as_ref().map(Secret::expose).hash(&mut h);
+        self.resolved.hash(&mut h);
+        self.connect_timeout_secs.hash(&mut h);
+        h.finish()
+    }
 }
 
 /// A table name as written by an administrator: `schema.table` or bare `table`.

@@ -109,6 +109,10 @@ pub trait TargetDatabase: Send + Sync + 'static {
     /// # Errors
     /// As [`TargetDatabase::test`].
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError>;
+
+    /// Closes the pool of a stored connection (it changed or was deleted). The next use
+    /// builds a new one.
+    async fn release(&self, _id: DbConfigId) {}
 }
 
 /// The adapter of each provider.

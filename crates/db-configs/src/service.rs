@@ -344,6 +344,7 @@ impl DbConfigService {
             is_active: config.is_active,
         })?;
         self.repo.update(&config, sealed.as_deref()).await?;
+        self.release(stored.config.provider, id).await;
         tracing::info!(id = %config.id, "database connection updated");
         Ok(config)
     }
@@ -353,11 +354,22 @@ impl DbConfigService {
     /// # Errors
     /// [`DbConfigError::NotFound`] when it does not exist or is already deleted.
     pub async fn delete(&self, id: DbConfigId) -> Result<(), DbConfigError> {
+        let provider = self.repo.get(id).await?.map(|s| s.config.provider);
         if self.repo.soft_delete(id, now()).await? {
+            if let Some(p) = provider {
+                self.release(p, id).await;
+            }
             tracing::info!(id = %id, "database connection deleted");
             Ok(())
         } else {
             Err(DbConfigError::NotFound(id.to_string()))
+        }
+    }
+
+    /// Closes the adapter's pool for a connection that changed or went away.
+    async fn release(&self, provider: Provider, id: DbConfigId) {
+        if let Ok(target) = self.targets.get(provider) {
+            target.release(id).await;
         }
     }
 
@@ -366,6 +378,7 @@ impl DbConfigService {
         provider: Provider,
         location: &Location,
         password: Option<Secret>,
+        pool_key: Option<DbConfigId>,
     ) -> Result<ConnectSpec, TargetError> {
         let resolved = match location {
             Location::Server(e) => Some(self.hosts.resolve(&e.host, e.port).await?),
@@ -381,6 +394,7 @@ impl DbConfigService {
             password,
             resolved,
             connect_timeout_secs: self.settings.connect_timeout.as_secs().max(1),
+            pool_key,
         })
     }
 
@@ -411,7 +425,7 @@ impl DbConfigService {
         let limit = self.settings.connect_timeout + Duration::from_secs(5);
         Ok(self
             .bounded(limit, async {
-                let spec = self.spec(provider, &location, password).await?;
+                let spec = self.spec(provider, &location, password, None).await?;
                 target.test(&spec, probe.as_ref()).await
             })
             .await?)
@@ -429,7 +443,9 @@ impl DbConfigService {
         let limit = self.settings.connect_timeout + Duration::from_secs(5);
         Ok(self
             .bounded(limit, async {
-                let spec = self.spec(c.provider, &c.location, password).await?;
+                let spec = self
+                    .spec(c.provider, &c.location, password, Some(c.id))
+                    .await?;
                 target.test(&spec, c.allowed_tables.first()).await
             })
             .await?)
@@ -449,7 +465,7 @@ impl DbConfigService {
         let target = self.targets.get(provider)?;
         Ok(self
             .bounded(self.settings.introspect_timeout, async {
-                let spec = self.spec(provider, &location, password).await?;
+                let spec = self.spec(provider, &location, password, None).await?;
                 target.discover(&spec).await
             })
             .await?)
@@ -466,7 +482,9 @@ impl DbConfigService {
         let target = self.targets.get(c.provider)?;
         let tables = self
             .bounded(self.settings.introspect_timeout, async {
-                let spec = self.spec(c.provider, &c.location, password).await?;
+                let spec = self
+                    .spec(c.provider, &c.location, password, Some(c.id))
+                    .await?;
                 target.introspect(&spec).await
             })
             .await?;

@@ -81,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         password: None,
         resolved: None,
         connect_timeout_secs: 5,
+        pool_key: None,
     };
     let store = server::startup::open_store(&server::config::Settings {
         database_url: url_for(&admin, &meta_db),
@@ -110,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
     let mut tables = 0;
     for _ in 0..3 {
         let t0 = Instant::now();
-        let found = target_postgres::PgTarget
+        let found = target_postgres::PgTarget::default()
             .introspect(&spec)
             .await
             .map_err(anyhow::Error::msg)?;

@@ -67,6 +67,8 @@ pub struct TargetSettings {
     /// Directories SQLite files may be opened from; empty = any path the server can read.
     #[serde(deserialize_with = "list_or_csv")]
     pub sqlite_dirs: Vec<String>,
+    /// Most connections kept open to each registered database.
+    pub pool_size: usize,
     /// Seconds to wait for a connection to a user's database.
     pub connect_timeout_secs: u64,
     /// Seconds an introspection (schema refresh or discovery) may take.
@@ -86,6 +88,7 @@ impl Default for TargetSettings {
                 .map(|s| (*s).to_owned())
                 .collect(),
             sqlite_dirs: Vec::new(),
+            pool_size: 16,
             connect_timeout_secs: 5,
             introspect_timeout_secs: 120,
             snapshot_max_age_hours: 24,
@@ -362,6 +365,11 @@ impl Settings {
                 "invalid configuration: targets.allowed_hosts or targets.denied_hosts (SLUICE_TARGETS__ALLOWED_HOSTS / SLUICE_TARGETS__DENIED_HOSTS): {e}"
             );
         }
+        check(
+            (1..=1000).contains(&self.targets.pool_size),
+            "targets.pool_size",
+            "must be between 1 and 1000",
+        )?;
         check(
             (1..=300).contains(&self.targets.connect_timeout_secs),
             "targets.connect_timeout_secs",

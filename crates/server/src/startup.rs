@@ -78,9 +78,12 @@ pub fn db_config_service(
 ) -> anyhow::Result<DbConfigService> {
     let t = &settings.targets;
     let hosts = HostPolicy::new(&t.allowed_hosts, &t.denied_hosts).map_err(anyhow::Error::msg)?;
-    let mysql = Arc::new(target_mysql::MySqlTarget);
+    let mysql = Arc::new(target_mysql::MySqlTarget::new(t.pool_size));
     let targets = Targets::default()
-        .with(Provider::Postgresql, Arc::new(target_postgres::PgTarget))
+        .with(
+            Provider::Postgresql,
+            Arc::new(target_postgres::PgTarget::new(t.pool_size)),
+        )
         .with(Provider::Mysql, mysql.clone())
         .with(Provider::Mariadb, mysql)
         .with(Provider::Sqlite, Arc::new(target_sqlite::SqliteTarget));

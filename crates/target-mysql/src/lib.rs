@@ -6,17 +6,82 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use db_configs::{
-    ColumnInfo, ConnectSpec, ConnectionReport, ForeignKey, Location, RelationEntry, RelationKind,
-    SchemaListing, SslMode, TableInfo, TableName, TargetDatabase, TargetError,
+    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, RelationEntry,
+    RelationKind, SchemaListing, SslMode, TableInfo, TableName, TargetDatabase, TargetError,
 };
 use mysql_async::prelude::Queryable as _;
-use mysql_async::{Conn, OptsBuilder, Row, SslOpts};
+use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts};
 
-/// MySQL and MariaDB databases.
-#[derive(Debug, Clone, Default)]
-pub struct MySqlTarget;
+/// MySQL and MariaDB databases, with one bounded pool per stored connection, built on first
+/// use, rebuilt when the connection's settings change and closed when it changes or is
+/// deleted.
+#[derive(Clone)]
+pub struct MySqlTarget {
+    pools: Arc<Mutex<HashMap<DbConfigId, (u64, Pool)>>>,
+    max_connections: usize,
+}
+
+impl Default for MySqlTarget {
+    fn default() -> Self {
+        Self::new(16)
+    }
+}
+
+impl std::fmt::Debug for MySqlTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlTarget")
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MySqlTarget {
+    /// An adapter whose pools hold at most `max_connections` connections per stored
+    /// connection.
+    pub fn new(max_connections: usize) -> Self {
+        Self {
+            pools: Arc::default(),
+            max_connections: max_connections.max(1),
+        }
+    }
+
+    async fn connect(&self, spec: &ConnectSpec) -> Result<Conn, TargetError> {
+        let Some(id) = spec.pool_key else {
+            return connect(spec).await;
+        };
+        let fingerprint = spec.fingerprint();
+        let pool = {
+            let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+            match pools.get(&id) {
+                Some((f, pool)) if *f == fingerprint => pool.clone(),
+                _ => {
+                    let constraints =
+                        PoolConstraints::new(0, self.max_connections).unwrap_or_default();
+                    let opts = OptsBuilder::from_opts(opts(spec)?).pool_opts(
+                        PoolOpts::default()
+                            .with_constraints(constraints)
+                            // Idle connections are kept for reuse, like the PostgreSQL pools.
+                            .with_inactive_connection_ttl(Duration::from_secs(300)),
+                    );
+                    let pool = Pool::new(opts);
+                    if let Some((_, old)) = pools.insert(id, (fingerprint, pool.clone())) {
+                        tokio::spawn(old.disconnect());
+                    }
+                    pool
+                }
+            }
+        };
+        let limit = Duration::from_secs(spec.connect_timeout_secs);
+        match tokio::time::timeout(limit, pool.get_conn()).await {
+            Ok(result) => result.map_err(|e| map_error(e, spec)),
+            Err(_) => Err(TargetError::Timeout(spec.connect_timeout_secs)),
+        }
+    }
+}
 
 /// Schemas that are never user data.
 const SYSTEM_SCHEMAS: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
@@ -47,7 +112,7 @@ fn map_error(e: mysql_async::Error, spec: &ConnectSpec) -> TargetError {
     }
 }
 
-async fn connect(spec: &ConnectSpec) -> Result<Conn, TargetError> {
+fn opts(spec: &ConnectSpec) -> Result<mysql_async::Opts, TargetError> {
     let Location::Server(endpoint) = &spec.location else {
         return Err(TargetError::Unsupported(
             "a MySQL connection needs a host".into(),
@@ -74,16 +139,23 @@ async fn connect(spec: &ConnectSpec) -> Result<Conn, TargetError> {
             Some(SslOpts::default().with_danger_tls_hostname_override(Some(endpoint.host.clone())))
         }
     };
-    opts = opts.ssl_opts(ssl);
+    Ok(opts.ssl_opts(ssl).into())
+}
+
+/// A one-off connection, for settings that are not stored.
+async fn connect(spec: &ConnectSpec) -> Result<Conn, TargetError> {
     let limit = Duration::from_secs(spec.connect_timeout_secs);
-    match tokio::time::timeout(limit, Conn::new(opts)).await {
+    match tokio::time::timeout(limit, Conn::new(opts(spec)?)).await {
         Ok(result) => result.map_err(|e| map_error(e, spec)),
         Err(_) => Err(TargetError::Timeout(spec.connect_timeout_secs)),
     }
 }
 
-async fn close(conn: Conn) {
-    let _ = conn.disconnect().await;
+/// Ends a connection: a pooled one goes back to its pool, a one-off one is closed.
+async fn close(conn: Conn, spec: &ConnectSpec) {
+    if spec.pool_key.is_none() {
+        let _ = conn.disconnect().await;
+    }
 }
 
 fn text(row: &Row, i: usize) -> Option<String> {
@@ -106,7 +178,7 @@ impl TargetDatabase for MySqlTarget {
         probe: Option<&TableName>,
     ) -> Result<ConnectionReport, TargetError> {
         let started = Instant::now();
-        let mut conn = connect(spec).await?;
+        let mut conn = self.connect(spec).await?;
         let version: Option<String> = conn
             .query_first("SELECT VERSION()")
             .await
@@ -158,7 +230,7 @@ impl TargetDatabase for MySqlTarget {
                 (Some(t.to_string()), Some(ok))
             }
         };
-        close(conn).await;
+        close(conn, spec).await;
         Ok(ConnectionReport {
             latency_ms,
             server_version: version.unwrap_or_default(),
@@ -169,7 +241,7 @@ impl TargetDatabase for MySqlTarget {
     }
 
     async fn discover(&self, spec: &ConnectSpec) -> Result<Vec<SchemaListing>, TargetError> {
-        let mut conn = connect(spec).await?;
+        let mut conn = self.connect(spec).await?;
         let sql = format!(
             "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(TABLE_TYPE AS CHAR),
                     CAST(TABLE_ROWS AS SIGNED)
@@ -178,7 +250,7 @@ impl TargetDatabase for MySqlTarget {
              ORDER BY TABLE_SCHEMA, TABLE_NAME"
         );
         let rows: Vec<Row> = conn.query(sql).await.map_err(|e| map_error(e, spec))?;
-        close(conn).await;
+        close(conn, spec).await;
         let mut schemas: BTreeMap<String, SchemaListing> = BTreeMap::new();
         for row in rows {
             let schema = text(&row, 0).unwrap_or_default();
@@ -206,8 +278,19 @@ impl TargetDatabase for MySqlTarget {
         Ok(schemas.into_values().collect())
     }
 
+    async fn release(&self, id: DbConfigId) {
+        let removed = self
+            .pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        if let Some((_, pool)) = removed {
+            let _ = pool.disconnect().await;
+        }
+    }
+
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {
-        let mut conn = connect(spec).await?;
+        let mut conn = self.connect(spec).await?;
         let err = |e| map_error(e, spec);
         let tables: Vec<Row> = conn
             .query(format!(
@@ -241,7 +324,7 @@ impl TargetDatabase for MySqlTarget {
             ))
             .await
             .map_err(err)?;
-        close(conn).await;
+        close(conn, spec).await;
 
         let mut by_name: HashMap<(String, String), TableInfo> =
             HashMap::with_capacity(tables.len());

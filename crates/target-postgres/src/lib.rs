@@ -5,20 +5,41 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use db_configs::SslMode;
 use db_configs::{
-    ColumnInfo, ConnectSpec, ConnectionReport, ForeignKey, Location, RelationEntry, RelationKind,
-    SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
+    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, RelationEntry,
+    RelationKind, SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
 };
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 mod tls;
 
-/// PostgreSQL databases.
-#[derive(Debug, Clone, Default)]
-pub struct PgTarget;
+/// PostgreSQL databases, with one bounded pool per stored connection, built on first use,
+/// rebuilt when the connection's settings change and closed when it changes or is deleted.
+#[derive(Clone)]
+pub struct PgTarget {
+    pools: Arc<Mutex<HashMap<DbConfigId, (u64, Pool)>>>,
+    max_connections: usize,
+}
+
+impl Default for PgTarget {
+    fn default() -> Self {
+        Self::new(16)
+    }
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Schemas that are never user data.
 const SYSTEM_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -55,7 +76,7 @@ fn map_error(e: &tokio_postgres::Error, spec: &ConnectSpec) -> TargetError {
     TargetError::Unreachable(text)
 }
 
-async fn connect(spec: &ConnectSpec) -> Result<Client, TargetError> {
+fn client_config(spec: &ConnectSpec) -> Result<(tokio_postgres::Config, SslMode), TargetError> {
     let Location::Server(endpoint) = &spec.location else {
         return Err(TargetError::Unsupported(
             "a PostgreSQL connection needs a host".into(),
@@ -80,7 +101,13 @@ async fn connect(spec: &ConnectSpec) -> Result<Client, TargetError> {
         SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
         _ => tokio_postgres::config::SslMode::Require,
     });
-    let client = match tls::connector(endpoint.ssl).map_err(TargetError::Unsupported)? {
+    Ok((config, endpoint.ssl))
+}
+
+/// A one-off connection, for settings that are not stored.
+async fn connect_once(spec: &ConnectSpec) -> Result<Client, TargetError> {
+    let (config, ssl) = client_config(spec)?;
+    let client = match tls::connector(ssl).map_err(TargetError::Unsupported)? {
         None => {
             let (client, connection) = config
                 .connect(NoTls)
@@ -99,6 +126,83 @@ async fn connect(spec: &ConnectSpec) -> Result<Client, TargetError> {
     Ok(client)
 }
 
+fn build_pool(spec: &ConnectSpec, max_size: usize) -> Result<Pool, TargetError> {
+    let (config, ssl) = client_config(spec)?;
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls::connector(ssl).map_err(TargetError::Unsupported)? {
+        None => Manager::from_config(config, NoTls, manager_config),
+        Some(tls) => Manager::from_config(config, tls, manager_config),
+    };
+    let wait = Duration::from_secs(spec.connect_timeout_secs);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(wait))
+        .build()
+        .map_err(|e| TargetError::Unsupported(e.to_string()))
+}
+
+/// A connection: pooled for a stored connection, one-off otherwise.
+enum Conn {
+    Pooled(deadpool_postgres::Object),
+    Once(Client),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        match self {
+            Self::Pooled(o) => o,
+            Self::Once(c) => c,
+        }
+    }
+}
+
+impl PgTarget {
+    /// An adapter whose pools hold at most `max_connections` connections per stored
+    /// connection.
+    pub fn new(max_connections: usize) -> Self {
+        Self {
+            pools: Arc::default(),
+            max_connections: max_connections.max(1),
+        }
+    }
+
+    async fn connect(&self, spec: &ConnectSpec) -> Result<Conn, TargetError> {
+        let Some(id) = spec.pool_key else {
+            return connect_once(spec).await.map(Conn::Once);
+        };
+        let fingerprint = spec.fingerprint();
+        let pool = {
+            let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+            match pools.get(&id) {
+                Some((f, pool)) if *f == fingerprint => pool.clone(),
+                _ => {
+                    let pool = build_pool(spec, self.max_connections)?;
+                    if let Some((_, old)) = pools.insert(id, (fingerprint, pool.clone())) {
+                        old.close();
+                    }
+                    pool
+                }
+            }
+        };
+        pool.get().await.map(Conn::Pooled).map_err(|e| match e {
+            PoolError::Backend(e) => map_error(&e, spec),
+            PoolError::Timeout(_) => TargetError::Timeout(spec.connect_timeout_secs),
+            other => TargetError::Unreachable(other.to_string()),
+        })
+    }
+
+    /// Connections open in the pool of a stored connection (for tests and metrics).
+    pub fn pool_size(&self, id: DbConfigId) -> usize {
+        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.get(&id).map_or(0, |(_, p)| p.status().size)
+    }
+}
+
 async fn drive(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
     if let Err(e) = connection.await {
         tracing::debug!(error = %e, "target connection closed with an error");
@@ -113,7 +217,7 @@ impl TargetDatabase for PgTarget {
         probe: Option<&TableName>,
     ) -> Result<ConnectionReport, TargetError> {
         let started = Instant::now();
-        let client = connect(spec).await?;
+        let client = self.connect(spec).await?;
         let row = client
             .query_one(
                 "SELECT current_setting('server_version'),
@@ -170,7 +274,7 @@ impl TargetDatabase for PgTarget {
     }
 
     async fn discover(&self, spec: &ConnectSpec) -> Result<Vec<SchemaListing>, TargetError> {
-        let client = connect(spec).await?;
+        let client = self.connect(spec).await?;
         let sql = format!(
             "SELECT n.nspname, c.relname, c.relkind::text, c.reltuples::bigint
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -210,8 +314,19 @@ impl TargetDatabase for PgTarget {
         Ok(schemas.into_values().collect())
     }
 
+    async fn release(&self, id: DbConfigId) {
+        let removed = self
+            .pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        if let Some((_, pool)) = removed {
+            pool.close();
+        }
+    }
+
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {
-        let client = connect(spec).await?;
+        let client = self.connect(spec).await?;
         let err = |e: tokio_postgres::Error| map_error(&e, spec);
         let relations = format!(
             "SELECT c.oid, n.nspname, c.relname, c.relkind::text, obj_description(c.oid, 'pg_class'),

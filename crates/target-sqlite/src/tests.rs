@@ -69,6 +69,7 @@ fn spec(path: &str) -> ConnectSpec {
         password: None,
         resolved: None,
         connect_timeout_secs: 5,
+        pool_key: None,
     }
 }
 
