@@ -367,7 +367,13 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let n: Option<i64> = admin.exec_first("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?", (t.reader.clone(),)).await.unwrap();
+        let n: Option<i64> = admin
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?",
+                (t.reader.clone(),),
+            )
+            .await
+            .unwrap();
         panic!("expected {want} sessions of the reader, found {n:?}");
     };
     for _ in 0..3 {
@@ -393,4 +399,101 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
     )
     .await;
     sessions(0).await;
+}
+
+#[tokio::test]
+async fn sqlite_and_mariadb_connections_update_report_freshness_and_soft_delete() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let t = TargetMaria::new().await;
+    let (a, b) = (sqlite_file(), sqlite_file());
+    let sqlite = json!({"name": "Lite", "provider": "sqlite", "connection_config": {"path": a.to_string_lossy()}});
+    let maria =
+        json!({"name": "Maria", "provider": "mariadb", "connection_config": t.reader_config()});
+    for (body, patch) in [
+        (
+            sqlite,
+            json!({"connection_config": {"path": b.to_string_lossy()}}),
+        ),
+        (
+            maria,
+            json!({"settings": {"allowed_tables": [format!("{}.orders", t.database)]}}),
+        ),
+    ] {
+        let created: Value = app
+            .send(Method::POST, "/api/database-configs", &token, Some(&body))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = created["data"]["id"].as_str().unwrap().to_owned();
+        let res: Value = app
+            .send(
+                Method::PATCH,
+                &format!("/api/database-configs/{id}"),
+                &token,
+                Some(&patch),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(res["success"], true, "{res}");
+        let f: Value = app
+            .send(
+                Method::GET,
+                &format!("/api/database-configs/{id}/freshness"),
+                &token,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(f["needs_refresh"], true);
+        let snap: Value = app
+            .send(
+                Method::POST,
+                &format!("/api/database-configs/{id}/refresh-schema"),
+                &token,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(snap["success"], true, "{snap}");
+        let f: Value = app
+            .send(
+                Method::GET,
+                &format!("/api/database-configs/{id}/freshness"),
+                &token,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(f["needs_refresh"], false);
+        let res = app
+            .send(
+                Method::DELETE,
+                &format!("/api/database-configs/{id}"),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let res = app
+            .send(
+                Method::GET,
+                &format!("/api/db-management/{id}"),
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 404, "gone from the other API too");
+    }
+    std::fs::remove_file(a).ok();
+    std::fs::remove_file(b).ok();
 }
