@@ -13,7 +13,8 @@ run: ## Start Sluice with a local metadata database and a first admin
 test: ## Formatting, lints, every test against a real PostgreSQL, OpenAPI drift
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	TEST_DATABASE_URL="$$(scripts/pg.sh admin-url)" cargo test --workspace
+	pg="$$(scripts/pg.sh admin-url)" && my="$$(scripts/mysql.sh url)" && \
+		TEST_DATABASE_URL="$$pg" TEST_MYSQL_URL="$$my" cargo test --workspace
 	@$(MAKE) --no-print-directory openapi-check
 
 bench: ## Benchmarks: schema snapshot of 5,000 tables (prints figures)

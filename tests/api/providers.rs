@@ -353,7 +353,9 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
     let id = res["data"]["id"].as_str().unwrap().to_owned();
     let opts = mysql_async::Opts::from_url(&crate::helpers::mysql_admin_url()).unwrap();
     let mut admin = mysql_async::Conn::new(opts).await.unwrap();
-    let mut sessions = async |want: i64| {
+    // Connections go back to the pool asynchronously, so a quick next call may open a second
+    // one; what matters is reuse (fewer sessions than calls) and closing on delete.
+    let mut sessions = async |want: std::ops::RangeInclusive<i64>| {
         for _ in 0..50 {
             let n: Option<i64> = admin
                 .exec_first(
@@ -362,7 +364,7 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
                 )
                 .await
                 .unwrap();
-            if n == Some(want) {
+            if n.is_some_and(|n| want.contains(&n)) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -374,9 +376,9 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
             )
             .await
             .unwrap();
-        panic!("expected {want} sessions of the reader, found {n:?}");
+        panic!("expected {want:?} sessions of the reader, found {n:?}");
     };
-    for _ in 0..3 {
+    for _ in 0..6 {
         let res: Value = app
             .send(
                 Method::POST,
@@ -390,7 +392,7 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
             .unwrap();
         assert_eq!(res["success"], true, "{res}");
     }
-    sessions(1).await;
+    sessions(1..=3).await;
     app.send(
         Method::DELETE,
         &format!("/api/db-management/{id}"),
@@ -398,7 +400,7 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
         None,
     )
     .await;
-    sessions(0).await;
+    sessions(0..=0).await;
 }
 
 #[tokio::test]
