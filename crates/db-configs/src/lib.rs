@@ -6,6 +6,7 @@ mod connstr;
 mod error;
 mod hosts;
 mod model;
+mod pools;
 mod ports;
 mod service;
 
@@ -14,5 +15,6 @@ pub use error::{BoxError, DbConfigError, TargetError};
 pub use hosts::DEFAULT_DENIED_HOSTS;
 pub use hosts::{FilePolicy, HostPolicy};
 pub use model::*;
+pub use pools::PoolCache;
 pub use ports::{DbConfigRepository, TargetDatabase, Targets};
 pub use service::{DbConfigService, Freshness, ServiceSettings};

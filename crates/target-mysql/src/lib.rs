@@ -6,12 +6,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use db_configs::{
-    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, RelationEntry,
-    RelationKind, SchemaListing, SslMode, TableInfo, TableName, TargetDatabase, TargetError,
+    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, PoolCache,
+    RelationEntry, RelationKind, SchemaListing, SslMode, TableInfo, TableName, TargetDatabase,
+    TargetError,
 };
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts};
@@ -21,7 +22,7 @@ use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOp
 /// deleted.
 #[derive(Clone)]
 pub struct MySqlTarget {
-    pools: Arc<Mutex<HashMap<DbConfigId, (u64, Pool)>>>,
+    pools: Arc<PoolCache<Pool>>,
     max_connections: usize,
 }
 
@@ -53,28 +54,19 @@ impl MySqlTarget {
         let Some(id) = spec.pool_key else {
             return connect(spec).await;
         };
-        let fingerprint = spec.fingerprint();
-        let pool = {
-            let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-            match pools.get(&id) {
-                Some((f, pool)) if *f == fingerprint => pool.clone(),
-                _ => {
-                    let constraints =
-                        PoolConstraints::new(0, self.max_connections).unwrap_or_default();
-                    let opts = OptsBuilder::from_opts(opts(spec)?).pool_opts(
-                        PoolOpts::default()
-                            .with_constraints(constraints)
-                            // Idle connections are kept for reuse, like the PostgreSQL pools.
-                            .with_inactive_connection_ttl(Duration::from_secs(300)),
-                    );
-                    let pool = Pool::new(opts);
-                    if let Some((_, old)) = pools.insert(id, (fingerprint, pool.clone())) {
-                        tokio::spawn(old.disconnect());
-                    }
-                    pool
-                }
-            }
-        };
+        let (pool, replaced) = self.pools.get_or_build(id, spec.fingerprint(), || {
+            let constraints = PoolConstraints::new(0, self.max_connections).unwrap_or_default();
+            let pool_opts = PoolOpts::default()
+                .with_constraints(constraints)
+                // Idle connections are kept for reuse, like the PostgreSQL pools.
+                .with_inactive_connection_ttl(Duration::from_secs(300));
+            Ok::<_, TargetError>(Pool::new(
+                OptsBuilder::from_opts(opts(spec)?).pool_opts(pool_opts),
+            ))
+        })?;
+        if let Some(old) = replaced {
+            tokio::spawn(old.disconnect());
+        }
         let limit = Duration::from_secs(spec.connect_timeout_secs);
         match tokio::time::timeout(limit, pool.get_conn()).await {
             Ok(result) => result.map_err(|e| map_error(e, spec)),
@@ -279,12 +271,7 @@ impl TargetDatabase for MySqlTarget {
     }
 
     async fn release(&self, id: DbConfigId) {
-        let removed = self
-            .pools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        if let Some((_, pool)) = removed {
+        if let Some(pool) = self.pools.remove(id) {
             let _ = pool.disconnect().await;
         }
     }

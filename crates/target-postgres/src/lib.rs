@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use db_configs::SslMode;
 use db_configs::{
-    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, RelationEntry,
-    RelationKind, SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
+    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, PoolCache,
+    RelationEntry, RelationKind, SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
@@ -23,7 +23,7 @@ mod tls;
 /// rebuilt when the connection's settings change and closed when it changes or is deleted.
 #[derive(Clone)]
 pub struct PgTarget {
-    pools: Arc<Mutex<HashMap<DbConfigId, (u64, Pool)>>>,
+    pools: Arc<PoolCache<Pool>>,
     max_connections: usize,
 }
 
@@ -175,31 +175,17 @@ impl PgTarget {
         let Some(id) = spec.pool_key else {
             return connect_once(spec).await.map(Conn::Once);
         };
-        let fingerprint = spec.fingerprint();
-        let pool = {
-            let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-            match pools.get(&id) {
-                Some((f, pool)) if *f == fingerprint => pool.clone(),
-                _ => {
-                    let pool = build_pool(spec, self.max_connections)?;
-                    if let Some((_, old)) = pools.insert(id, (fingerprint, pool.clone())) {
-                        old.close();
-                    }
-                    pool
-                }
-            }
-        };
+        let (pool, replaced) = self.pools.get_or_build(id, spec.fingerprint(), || {
+            build_pool(spec, self.max_connections)
+        })?;
+        if let Some(old) = replaced {
+            old.close();
+        }
         pool.get().await.map(Conn::Pooled).map_err(|e| match e {
             PoolError::Backend(e) => map_error(&e, spec),
             PoolError::Timeout(_) => TargetError::Timeout(spec.connect_timeout_secs),
             other => TargetError::Unreachable(other.to_string()),
         })
-    }
-
-    /// Connections open in the pool of a stored connection (for tests and metrics).
-    pub fn pool_size(&self, id: DbConfigId) -> usize {
-        let pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        pools.get(&id).map_or(0, |(_, p)| p.status().size)
     }
 }
 
@@ -315,12 +301,7 @@ impl TargetDatabase for PgTarget {
     }
 
     async fn release(&self, id: DbConfigId) {
-        let removed = self
-            .pools
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        if let Some((_, pool)) = removed {
+        if let Some(pool) = self.pools.remove(id) {
             pool.close();
         }
     }
