@@ -9,3 +9,4 @@ mod helpers;
 mod migrations;
 mod operations;
 mod providers;
+mod sessions;

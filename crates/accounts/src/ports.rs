@@ -74,11 +74,18 @@ pub trait AdminRepository: Send + Sync + 'static {
 /// Keeps sign-in sessions and the hashes of their refresh tokens.
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
-    /// Opens a session with its first refresh token.
+    /// Opens a session with its first refresh token, provided the user's password was last
+    /// changed at `password_changed_at` (the value the caller verified against). A sign-in
+    /// that raced a password change therefore cannot open a session after it.
     ///
     /// # Errors
-    /// [`AccountsError::Unavailable`] when the store fails.
-    async fn open_session(&self, first: NewRefreshToken) -> Result<(), AccountsError>;
+    /// [`AccountsError::InvalidCredentials`] when the password changed meanwhile (or the user
+    /// is gone), [`AccountsError::Unavailable`] when the store fails.
+    async fn open_session(
+        &self,
+        first: NewRefreshToken,
+        password_changed_at: OffsetDateTime,
+    ) -> Result<(), AccountsError>;
 
     /// Looks up a refresh token by its id, with its session's state.
     ///

@@ -104,7 +104,7 @@ impl AuthService {
         let user = self
             .create_admin(username, password, !self.policy.allow_signup)
             .await?;
-        self.open_session(user.id).await
+        self.open_session(user.id, user.password_changed_at).await
     }
 
     /// Creates an administrator without signing in (the `create-admin` command).
@@ -128,7 +128,8 @@ impl AuthService {
             id: UserId::new(),
             username,
             password_hash,
-            now: OffsetDateTime::now_utc(),
+            // Whole seconds, like a password change: the store keeps this exact value.
+            now: whole_seconds(),
         };
         let first = if first_only {
             FirstAdminOnly::Yes
@@ -162,7 +163,8 @@ impl AuthService {
         match found {
             Some(stored) if ok => {
                 self.throttle.succeeded(client.address, username);
-                self.open_session(stored.user.id).await
+                self.open_session(stored.user.id, stored.user.password_changed_at)
+                    .await
             }
             _ => {
                 tracing::info!(client = %client.address, "sign-in failed");
@@ -323,22 +325,26 @@ impl AuthService {
         let hash = password::hash(new).await?;
         // Whole seconds: tokens carry `iat` in seconds, and one issued in the same second as
         // the change (the pair returned below) must stay valid.
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let now = whole_seconds();
         self.admins
             .update_password(principal.user.id, &hash, now)
             .await?;
         self.sessions
             .revoke_all_sessions(principal.user.id, "password changed", now)
             .await?;
-        self.open_session(principal.user.id).await
+        self.open_session(principal.user.id, now).await
     }
 
-    async fn open_session(&self, user: UserId) -> Result<TokenPair, AccountsError> {
+    async fn open_session(
+        &self,
+        user: UserId,
+        password_changed_at: OffsetDateTime,
+    ) -> Result<TokenPair, AccountsError> {
         let now = OffsetDateTime::now_utc();
         let (pair, first) = self.issue_pair(user, SessionId::new(), now)?;
-        self.sessions.open_session(first).await?;
+        self.sessions
+            .open_session(first, password_changed_at)
+            .await?;
         Ok(pair)
     }
 
@@ -383,4 +389,10 @@ impl AuthService {
         };
         Ok((pair, record))
     }
+}
+
+/// Now, to the whole second.
+fn whole_seconds() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
 }

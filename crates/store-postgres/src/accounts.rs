@@ -200,11 +200,26 @@ async fn insert_token(
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
     #[tracing::instrument(skip_all, fields(session = %first.session_id))]
-    async fn open_session(&self, first: NewRefreshToken) -> Result<(), AccountsError> {
+    async fn open_session(
+        &self,
+        first: NewRefreshToken,
+        password_changed_at: OffsetDateTime,
+    ) -> Result<(), AccountsError> {
+        const CHECK: &str = "SELECT password_changed_at FROM admin_users WHERE id = $1 FOR SHARE";
         const SQL: &str =
             "INSERT INTO admin_sessions (id, user_id, created_at) VALUES ($1, $2, $3)";
         let mut c = conn(&self.pool).await?;
         let tx = c.transaction().await.map_err(unavailable)?;
+        // The row lock orders this against a concurrent password change: either the change
+        // is seen here, or it comes after and revokes this session with the others.
+        let current: Option<OffsetDateTime> = tx
+            .query_opt(CHECK, &[&first.user_id.as_uuid()])
+            .await
+            .map_err(unavailable)?
+            .map(|r| r.get(0));
+        if current != Some(password_changed_at) {
+            return Err(AccountsError::InvalidCredentials);
+        }
         tx.execute(
             SQL,
             &[
