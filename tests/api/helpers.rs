@@ -408,6 +408,21 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Sends a request and reads its JSON body.
+    pub async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Value {
+        self.send(method, path, token, body)
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod db_configs;
+mod db_targets;
 mod errors;
 mod helpers;
 mod migrations;

@@ -25,30 +25,24 @@ async fn a_mariadb_connection_is_tested_discovered_and_snapshotted() {
     assert!(!created.to_string().contains(&t.reader_password));
 
     let test: Value = app
-        .send(
+        .json(
             Method::POST,
             &format!("/api/db-management/{id}/test"),
             &token,
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(test["success"], true, "{test}");
     assert_eq!(test["warnings"], json!([]), "a SELECT-only login: {test}");
 
     let snap: Value = app
-        .send(
+        .json(
             Method::POST,
             &format!("/api/database-configs/{id}/refresh-schema"),
             &token,
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(snap["success"], true, "{snap}");
     let tables = snap["schema"]["tables"].as_array().unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t["name"].as_str().unwrap()).collect();
@@ -74,11 +68,8 @@ async fn a_mariadb_connection_is_tested_discovered_and_snapshotted() {
     let mut cfg = t.reader_config();
     cfg["provider"] = json!("mysql");
     let found: Value = app
-        .send(Method::POST, "/api/db/discover", &token, Some(&cfg))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::POST, "/api/db/discover", &token, Some(&cfg))
+        .await;
     assert_eq!(found["success"], true, "{found}");
     let schema = found["schemas"]
         .as_array()
@@ -90,11 +81,8 @@ async fn a_mariadb_connection_is_tested_discovered_and_snapshotted() {
 
     cfg["allowed_tables"] = json!([format!("{}.orders", t.database)]);
     let res: Value = app
-        .send(Method::POST, "/api/db/test", &token, Some(&cfg))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::POST, "/api/db/test", &token, Some(&cfg))
+        .await;
     assert_eq!(
         (
             res["tested_table_accessible"].as_bool(),
@@ -105,11 +93,8 @@ async fn a_mariadb_connection_is_tested_discovered_and_snapshotted() {
     );
     cfg["allowed_tables"] = json!([format!("{}.secrets", t.database)]);
     let res: Value = app
-        .send(Method::POST, "/api/db/test", &token, Some(&cfg))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::POST, "/api/db/test", &token, Some(&cfg))
+        .await;
     assert_eq!(res["tested_table_accessible"], false);
 }
 
@@ -146,11 +131,8 @@ async fn a_root_mariadb_login_is_warned_about() {
     let t = TargetMaria::new().await;
     let cfg = json!({"provider": "mariadb", "host": t.host, "port": t.port, "database": t.database, "username": "root"});
     let res: Value = app
-        .send(Method::POST, "/api/db/test", &token, Some(&cfg))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::POST, "/api/db/test", &token, Some(&cfg))
+        .await;
     assert_eq!(res["success"], true, "{res}");
     let warnings = res["warnings"].to_string();
     assert!(
@@ -192,38 +174,29 @@ async fn a_sqlite_file_is_tested_discovered_and_snapshotted_read_only() {
     assert_eq!(created["data"]["connection_config"], json!({"path": path}));
 
     let list: Value = app
-        .send(Method::GET, "/api/db-management", &token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::GET, "/api/db-management", &token, None)
+        .await;
     assert_eq!(list[0]["connectionString"], format!("Data Source={path}"));
     assert_eq!(list[0]["provider"], "SQLite");
 
     let test: Value = app
-        .send(
+        .json(
             Method::POST,
             &format!("/api/db-management/{id}/test"),
             &token,
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(test["success"], true, "{test}");
 
     let snap: Value = app
-        .send(
+        .json(
             Method::POST,
             &format!("/api/database-configs/{id}/refresh-schema"),
             &token,
             None,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(snap["success"], true, "{snap}");
     let tables = snap["schema"]["tables"].as_array().unwrap();
     let names: Vec<&str> = tables.iter().map(|t| t["name"].as_str().unwrap()).collect();
@@ -235,16 +208,13 @@ async fn a_sqlite_file_is_tested_discovered_and_snapshotted_read_only() {
     assert_eq!(customers["columns"][2]["default"], "'none'");
 
     let found: Value = app
-        .send(
+        .json(
             Method::POST,
             "/api/db/discover",
             &token,
             Some(&json!({"provider": "SQLite", "path": path})),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(found["schemas"][0]["name"], "main");
     assert_eq!(
         std::fs::read(&file).unwrap(),
@@ -264,11 +234,8 @@ async fn a_missing_sqlite_file_is_reported_and_not_created() {
     ));
     let body = json!({"provider": "sqlite", "path": missing.to_string_lossy()});
     let res: Value = app
-        .send(Method::POST, "/api/db/test", &token, Some(&body))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::POST, "/api/db/test", &token, Some(&body))
+        .await;
     assert_eq!(res["success"], false);
     assert!(
         res["message"].as_str().unwrap().contains("does not exist"),
@@ -345,11 +312,8 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
     let body =
         json!({"name": "Maria", "provider": "mariadb", "connection_config": t.reader_config()});
     let res: Value = app
-        .send(Method::POST, "/api/database-configs", &token, Some(&body))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json(Method::POST, "/api/database-configs", &token, Some(&body))
+        .await;
     let id = res["data"]["id"].as_str().unwrap().to_owned();
     let opts = mysql_async::Opts::from_url(&crate::helpers::mysql_admin_url()).unwrap();
     let mut admin = mysql_async::Conn::new(opts).await.unwrap();
@@ -380,16 +344,13 @@ async fn a_stored_mariadb_connection_is_pooled_and_closed_on_delete() {
     };
     for _ in 0..6 {
         let res: Value = app
-            .send(
+            .json(
                 Method::POST,
                 &format!("/api/db-management/{id}/test"),
                 &token,
                 None,
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(res["success"], true, "{res}");
     }
     sessions(1..=3).await;
@@ -423,59 +384,44 @@ async fn sqlite_and_mariadb_connections_update_report_freshness_and_soft_delete(
         ),
     ] {
         let created: Value = app
-            .send(Method::POST, "/api/database-configs", &token, Some(&body))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .json(Method::POST, "/api/database-configs", &token, Some(&body))
+            .await;
         let id = created["data"]["id"].as_str().unwrap().to_owned();
         let res: Value = app
-            .send(
+            .json(
                 Method::PATCH,
                 &format!("/api/database-configs/{id}"),
                 &token,
                 Some(&patch),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(res["success"], true, "{res}");
         let f: Value = app
-            .send(
+            .json(
                 Method::GET,
                 &format!("/api/database-configs/{id}/freshness"),
                 &token,
                 None,
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(f["needs_refresh"], true);
         let snap: Value = app
-            .send(
+            .json(
                 Method::POST,
                 &format!("/api/database-configs/{id}/refresh-schema"),
                 &token,
                 None,
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(snap["success"], true, "{snap}");
         let f: Value = app
-            .send(
+            .json(
                 Method::GET,
                 &format!("/api/database-configs/{id}/freshness"),
                 &token,
                 None,
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(f["needs_refresh"], false);
         let res = app
             .send(
