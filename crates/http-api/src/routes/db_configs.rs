@@ -128,7 +128,9 @@ pub(crate) async fn create(
 
 /// Update a connection (partial).
 ///
-/// Omitted fields keep their values; an omitted password (or `********`) keeps the stored one.
+/// Omitted fields keep their values; an omitted password (or `********`) keeps the stored one,
+/// except when the provider, host, port or username change: the password must then be given
+/// again, so a stored password never goes to another server.
 #[utoipa::path(patch, path = "/api/database-configs/{id}", tag = "database-configs", operation_id = "updateDatabaseConfig",
     params(("id" = String, Path, description = "Connection id")),
     request_body = UpdateDatabaseConfigRequest, security(("bearerAuth" = [])),

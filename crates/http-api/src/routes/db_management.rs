@@ -125,7 +125,8 @@ pub(crate) async fn create(
 
 /// Replace a connection's name, provider and connection string.
 ///
-/// A connection string without a password (or with `********`) keeps the stored one.
+/// A connection string without a password (or with `********`) keeps the stored one, unless the
+/// provider, host, port or username change: then the password must be given again.
 /// `description`, `allowedTables`, `isActive` and `isPrimary` change only when given.
 #[utoipa::path(put, path = "/api/db-management/{id}", tag = "db-management", operation_id = "updateDbManagement",
     params(("id" = String, Path, description = "Connection id")),
