@@ -31,6 +31,12 @@ pub enum TargetError {
     /// The provider cannot do this.
     #[error("{0}")]
     Unsupported(String),
+    /// A statement ran longer than its limit and was cancelled on the server.
+    #[error("the query was cancelled after {0} ms, its time limit")]
+    QueryTimeout(u64),
+    /// Every connection to the database is in use, and none came free in time.
+    #[error("too many queries are running on this database; try again shortly")]
+    Busy,
 }
 
 /// Everything that can go wrong in the db-configs domain.

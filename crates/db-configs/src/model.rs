@@ -456,3 +456,62 @@ pub struct ConnectionReport {
     /// The login can change data (or is a superuser): Sluice is safest with a read-only user.
     pub warnings: Vec<String>,
 }
+
+/// A value bound to a statement parameter. Values are never spliced into SQL text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// Text; the database converts it to the type the statement needs (numbers too large for
+    /// `Int`/`Float`, dates, uuids...).
+    Text(String),
+}
+
+/// A read-only statement rendered for one provider, with its bound values in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadStatement {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+/// The limits of one read. The adapter enforces every one of them itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Rows returned at most; one more is fetched to know whether the result was cut.
+    pub max_rows: usize,
+    /// Approximate size of the returned values (as JSON) at most.
+    pub max_bytes: usize,
+    /// The statement is cancelled on the server after this long.
+    pub timeout: std::time::Duration,
+}
+
+/// A column of a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResultColumn {
+    pub name: String,
+    /// The provider's type name, lower case (`integer`, `text`, `numeric`...).
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+/// Why a result holds fewer rows than the query produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Truncation {
+    /// The row cap was reached.
+    Rows,
+    /// The byte cap was reached.
+    Bytes,
+}
+
+/// What a read returned. Values keep their JSON types; dates and times are ISO 8601 strings,
+/// numerics that do not fit a double are strings, binary values are base64.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResultSet {
+    pub columns: Vec<ResultColumn>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    /// Set when rows were left out.
+    pub truncated: Option<Truncation>,
+}

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 use crate::{
     ConnectSpec, ConnectionReport, DbConfig, DbConfigError, DbConfigId, ListFilter, Provider,
-    SchemaListing, SchemaSnapshot, StoredDbConfig, TableInfo, TableName, TargetError,
+    ReadLimits, ReadStatement, ResultSet, SchemaListing, SchemaSnapshot, StoredDbConfig, TableInfo,
+    TableName, TargetError,
 };
 
 /// Keeps database connections and their schema snapshots.
@@ -109,6 +110,25 @@ pub trait TargetDatabase: Send + Sync + 'static {
     /// # Errors
     /// As [`TargetDatabase::test`].
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError>;
+
+    /// Runs one read-only statement within `limits`: in a read-only session or transaction,
+    /// with a server-side statement timeout, fetching at most `max_rows + 1` rows and stopping
+    /// at `max_bytes`. Only stored connections (`spec.pool_key`) are read from.
+    ///
+    /// # Errors
+    /// [`TargetError::QueryTimeout`] when the statement was cancelled, [`TargetError::Busy`]
+    /// when no connection came free, [`TargetError::Query`] with the database's message when
+    /// the statement failed, other variants as [`TargetDatabase::test`].
+    async fn read(
+        &self,
+        _spec: &ConnectSpec,
+        _statement: &ReadStatement,
+        _limits: ReadLimits,
+    ) -> Result<ResultSet, TargetError> {
+        Err(TargetError::Unsupported(
+            "this provider cannot run queries yet".into(),
+        ))
+    }
 
     /// Closes the pool of a stored connection (it changed or was deleted). The next use
     /// builds a new one.
