@@ -17,4 +17,4 @@ pub use hosts::{FilePolicy, HostPolicy};
 pub use model::*;
 pub use pools::PoolCache;
 pub use ports::{DbConfigRepository, TargetDatabase, Targets};
-pub use service::{DbConfigService, Freshness, ServiceSettings};
+pub use service::{DbConfigService, Freshness, Reader, ServiceSettings};

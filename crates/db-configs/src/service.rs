@@ -32,6 +32,58 @@ pub struct Freshness {
     pub age_hours: Option<f64>,
 }
 
+/// A stored connection ready for reads (see [`DbConfigService::reader`]).
+#[derive(Clone)]
+pub struct Reader {
+    pub config: DbConfig,
+    pub spec: ConnectSpec,
+    pub target: Arc<dyn crate::TargetDatabase>,
+    pub snapshot: Arc<SchemaSnapshot>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("config", &self.config.id)
+            .field("tables", &self.snapshot.tables.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// The schema a bare table name means: `public` on PostgreSQL, the database on MySQL and
+    /// MariaDB, `main` on SQLite.
+    pub fn default_schema(&self) -> String {
+        match (&self.config.provider, &self.config.location) {
+            (crate::Provider::Postgresql, _) => "public".to_owned(),
+            (_, Location::Server(e)) => e.database.clone(),
+            (_, Location::File { .. }) => "main".to_owned(),
+        }
+    }
+
+    /// Whether the connection exposes `schema.name` (its allowed tables; empty means all).
+    pub fn exposes(&self, schema: &str, name: &str) -> bool {
+        self.config.allowed_tables.is_empty()
+            || self
+                .config
+                .allowed_tables
+                .iter()
+                .any(|t| t.matches(schema, name))
+    }
+
+    /// Runs one read-only statement within `limits`.
+    ///
+    /// # Errors
+    /// As [`crate::TargetDatabase::read`].
+    pub async fn read(
+        &self,
+        statement: &crate::ReadStatement,
+        limits: crate::ReadLimits,
+    ) -> Result<crate::ResultSet, TargetError> {
+        self.target.read(&self.spec, statement, limits).await
+    }
+}
+
 /// Database connections.
 #[derive(Clone)]
 pub struct DbConfigService {
@@ -495,6 +547,40 @@ impl DbConfigService {
         self.repo.save_snapshot(id, &snapshot).await?;
         tracing::info!(id = %id, tables = snapshot.tables.len(), "schema snapshot refreshed");
         Ok(snapshot)
+    }
+
+    /// What reads against a stored connection need: its settings, a connect spec checked
+    /// against the host policy, the provider's adapter, and the schema snapshot (taken now
+    /// when there is none yet). Callers may keep it for a while; it holds the password in
+    /// memory only.
+    ///
+    /// # Errors
+    /// [`DbConfigError::NotFound`] (also when deleted or inactive), [`DbConfigError::Target`]
+    /// when the host is no longer allowed or the first snapshot fails.
+    pub async fn reader(&self, id: DbConfigId) -> Result<Reader, DbConfigError> {
+        let stored = self.stored(id, false).await?;
+        if !stored.config.is_active {
+            return Err(DbConfigError::NotFound(id.to_string()));
+        }
+        let password = self.unseal(&stored)?;
+        let c = stored.config;
+        let target = self.targets.get(c.provider)?;
+        let snapshot = match self.repo.snapshot(id).await? {
+            Some(s) => s,
+            None => self.refresh_schema(id).await?,
+        };
+        let spec = self
+            .bounded(
+                self.settings.connect_timeout,
+                self.spec(c.provider, &c.location, password, Some(c.id)),
+            )
+            .await?;
+        Ok(Reader {
+            config: c,
+            spec,
+            target,
+            snapshot: Arc::new(snapshot),
+        })
     }
 
     /// The stored snapshot of a connection.

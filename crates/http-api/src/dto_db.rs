@@ -15,7 +15,7 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// `null` -> `Some(None)`, absent -> `None` (with `#[serde(default)]`).
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

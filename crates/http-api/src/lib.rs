@@ -5,6 +5,7 @@
 mod client;
 mod dto;
 mod dto_db;
+mod dto_keys;
 mod extract;
 mod middleware;
 mod openapi;

@@ -5,8 +5,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::dto;
 use crate::dto_db;
+use crate::dto_keys;
 use crate::problem::Problem;
-use crate::routes::{auth, db_adhoc, db_configs, db_management, health};
+use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -27,6 +28,7 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health};
         db_adhoc::discover_any,
         db_management::list, db_management::get, db_management::create,
         db_management::replace, db_management::delete, db_management::test,
+        mcp_keys::list, mcp_keys::get, mcp_keys::issue, mcp_keys::update, mcp_keys::revoke,
     ),
     components(schemas(
         Problem, dto::CredentialsRequest, dto::RefreshRequest, dto::SignOutRequest,
@@ -41,6 +43,8 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health};
         dto_db::AdHocConnectionRequest, dto_db::TestConnectionResponse,
         dto_db::DiscoveredRelation, dto_db::DiscoveredSchema, dto_db::DiscoverResponse,
         dto_db::DbManagementRequest, dto_db::DbManagementView, dto_db::DbManagementTestResponse,
+        dto_keys::IssueKeyRequest, dto_keys::UpdateKeyRequest, dto_keys::KeyView,
+        dto_keys::IssuedKeyView,
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -48,6 +52,7 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health};
         (name = "database-configs", description = "Database connections (snake_case, `success` envelopes)"),
         (name = "db", description = "Test connections and discover schemas before storing them"),
         (name = "db-management", description = "Database connections (camelCase, connection strings)"),
+        (name = "mcp-keys", description = "Keys agents use at `POST /mcp`: one database, granted tools and tables, limits"),
         (name = "operations", description = "Health and readiness probes"),
     )
 )]

@@ -200,6 +200,28 @@ impl From<accounts::AccountsError> for ApiError {
     }
 }
 
+impl From<keys::KeyError> for ApiError {
+    fn from(e: keys::KeyError) -> Self {
+        use keys::KeyError as E;
+        match e {
+            E::Invalid { field, message } => {
+                Self::validation(&field, format!("{field}: {message}"))
+            }
+            E::NotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "mcp_key_not_found",
+                format!("no MCP key with id {id}"),
+            ),
+            E::Revoked(id) => Self::new(
+                StatusCode::CONFLICT,
+                "mcp_key_revoked",
+                format!("the MCP key {id} is revoked and cannot be changed; issue a new one"),
+            ),
+            E::Unavailable(cause) => Self::unavailable(cause.as_ref()),
+        }
+    }
+}
+
 /// A cause chain on one line, for logs.
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();

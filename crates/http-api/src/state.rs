@@ -35,6 +35,7 @@ pub struct HttpSettings {
 pub struct AppState {
     pub auth: accounts::AuthService,
     pub db_configs: db_configs::DbConfigService,
+    pub keys: keys::KeyService,
     pub readiness: Arc<dyn ReadinessCheck>,
     pub settings: HttpSettings,
 }

@@ -51,6 +51,52 @@ pub struct Settings {
     pub http: HttpSettings,
     pub log: LogSettings,
     pub targets: TargetSettings,
+    pub mcp: McpSettings,
+}
+
+/// The MCP endpoint and the limits of keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpSettings {
+    /// Host names (the `Host` header) `/mcp` answers to besides loopback names, e.g. the
+    /// public name behind a proxy. Guards against DNS rebinding.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed for every key (keys add their own); loopback origins are
+    /// always allowed.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub allowed_origins: Vec<String>,
+    /// Rows a query returns when the key sets no `maxRows`.
+    pub default_max_rows: u32,
+    /// The largest `maxRows` a key may be given.
+    pub max_rows_cap: u32,
+    /// Milliseconds a query may run when the key sets no `timeoutMs`.
+    pub default_timeout_ms: u32,
+    /// The largest `timeoutMs` a key may be given.
+    pub max_timeout_ms: u32,
+    /// Bytes of row data (as JSON) one result holds at most.
+    pub max_result_bytes: usize,
+    /// Requests per minute per key when the key sets no `rateLimitPerMinute`.
+    pub default_rate_limit_per_minute: u32,
+    /// Seconds a verified key is trusted without asking the metadata database (changes reach
+    /// every instance at once through LISTEN/NOTIFY regardless).
+    pub key_cache_ttl_secs: u64,
+}
+
+impl Default for McpSettings {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            default_max_rows: 1000,
+            max_rows_cap: 100_000,
+            default_timeout_ms: 30_000,
+            max_timeout_ms: 600_000,
+            max_result_bytes: 4 * 1024 * 1024,
+            default_rate_limit_per_minute: 120,
+            key_cache_ttl_secs: 60,
+        }
+    }
 }
 
 /// Connections to users' databases.
@@ -155,6 +201,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             log: LogSettings::default(),
             targets: TargetSettings::default(),
+            mcp: McpSettings::default(),
         }
     }
 }
@@ -385,6 +432,46 @@ impl Settings {
             "targets.snapshot_max_age_hours",
             "must be at least 1",
         )?;
+        let m = &self.mcp;
+        check(
+            (1..=1_000_000).contains(&m.max_rows_cap),
+            "mcp.max_rows_cap",
+            "must be between 1 and 1000000",
+        )?;
+        check(
+            (1..=m.max_rows_cap).contains(&m.default_max_rows),
+            "mcp.default_max_rows",
+            "must be between 1 and mcp.max_rows_cap",
+        )?;
+        check(
+            (100..=3_600_000).contains(&m.max_timeout_ms),
+            "mcp.max_timeout_ms",
+            "must be between 100 and 3600000",
+        )?;
+        check(
+            (100..=m.max_timeout_ms).contains(&m.default_timeout_ms),
+            "mcp.default_timeout_ms",
+            "must be between 100 and mcp.max_timeout_ms",
+        )?;
+        check(
+            (1024..=1024 * 1024 * 1024).contains(&m.max_result_bytes),
+            "mcp.max_result_bytes",
+            "must be between 1 KiB and 1 GiB",
+        )?;
+        check(
+            m.default_rate_limit_per_minute >= 1,
+            "mcp.default_rate_limit_per_minute",
+            "must be at least 1",
+        )?;
+        for o in &m.allowed_origins {
+            check(
+                url::Url::parse(o).is_ok_and(|u| {
+                    matches!(u.scheme(), "http" | "https") && matches!(u.path(), "" | "/")
+                }),
+                "mcp.allowed_origins",
+                &format!("has {o:?}, which is not an origin like https://app.example.com"),
+            )?;
+        }
         check(
             ["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()),
             "log.level",

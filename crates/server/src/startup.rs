@@ -13,9 +13,11 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use db_configs::{DbConfigService, HostPolicy, Provider, ServiceSettings, Targets};
 use http_api::{AppState, ReadinessCheck, ReadinessReport, TrustedProxies};
+use keys::{KeyHasher, KeyService, KeySettings};
 use secrets::{KeyPurpose, MasterKey};
 use store_postgres::{
-    PgAdminRepository, PgDbConfigRepository, PgSessionRepository, PgStore, Readiness, StoreSettings,
+    Change, FeedEvent, PgAdminRepository, PgDbConfigRepository, PgKeyRepository,
+    PgSessionRepository, PgStore, Readiness, StoreSettings,
 };
 
 use crate::config::Settings;
@@ -25,7 +27,11 @@ pub struct Application {
     server: Server,
     port: u16,
     store: PgStore,
+    keys: KeyService,
 }
+
+/// How often keys' `lastUsedAt` is written.
+const LAST_USED_INTERVAL: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,6 +107,46 @@ pub fn db_config_service(
     ))
 }
 
+/// Builds the MCP key service on a store.
+pub fn key_service(settings: &Settings, store: &PgStore, master: &MasterKey) -> KeyService {
+    KeyService::new(
+        Arc::new(PgKeyRepository::new(store)),
+        Arc::new(PgDbConfigRepository::new(store)),
+        KeyHasher::new(&master.derive(KeyPurpose::McpKeyHashing)),
+        KeySettings {
+            cache_ttl: Duration::from_secs(settings.mcp.key_cache_ttl_secs),
+            max_rows_cap: settings.mcp.max_rows_cap,
+            max_timeout_ms: settings.mcp.max_timeout_ms,
+        },
+    )
+}
+
+/// Follows the change feed: drops cached keys (and connections) that changed on any instance.
+fn spawn_change_feed(store: &PgStore, keys: KeyService) {
+    store.spawn_change_feed(move |event| match event {
+        FeedEvent::Connected => keys.set_feed_live(true),
+        FeedEvent::Disconnected => keys.set_feed_live(false),
+        FeedEvent::Changed(Change::Key(id)) => keys.key_changed(keys::KeyId::from_uuid(id)),
+        FeedEvent::Changed(Change::DbConfig(id)) => {
+            keys.connection_changed(db_configs::DbConfigId::from_uuid(id));
+        }
+    });
+}
+
+/// Writes keys' `lastUsedAt` in batches every `interval`.
+fn spawn_last_used_writer(keys: KeyService, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = keys.flush_last_used().await {
+                tracing::warn!(error = %e, "cannot record when keys were last used");
+            }
+        }
+    });
+}
+
 /// Refreshes stale schema snapshots every `interval`, until the process ends.
 fn spawn_snapshot_refresher(service: DbConfigService, interval: Duration) {
     if interval.is_zero() {
@@ -164,9 +210,13 @@ impl Application {
             db_configs.clone(),
             Duration::from_secs(settings.targets.refresh_interval_secs),
         );
+        let keys = key_service(settings, &store, master);
+        spawn_change_feed(&store, keys.clone());
+        spawn_last_used_writer(keys.clone(), LAST_USED_INTERVAL);
         let state = AppState {
             auth: auth_service(settings, &store, master),
             db_configs,
+            keys: keys.clone(),
             readiness: Arc::new(StoreReadiness(store.clone())),
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,
@@ -194,6 +244,7 @@ impl Application {
             server,
             port,
             store,
+            keys,
         })
     }
 
@@ -214,6 +265,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let _ = &self.store;
+        if let Err(e) = self.keys.flush_last_used().await {
+            tracing::warn!(error = %e, "cannot record when keys were last used");
+        }
         result
     }
 }

@@ -13,6 +13,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
 
 use crate::PgStore;
+use crate::changes::{Change, notify};
 
 /// Connections and snapshots on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -214,6 +215,9 @@ impl DbConfigRepository for PgDbConfigRepository {
         if n == 0 {
             return Err(DbConfigError::NotFound(config.id.to_string()));
         }
+        notify(&tx, Change::DbConfig(config.id.as_uuid()))
+            .await
+            .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -227,10 +231,17 @@ impl DbConfigRepository for PgDbConfigRepository {
             "UPDATE db_configs SET deleted_at = $2, is_primary = false, updated_at = $2
             WHERE id = $1 AND deleted_at IS NULL";
         let c = self.pool.get().await.map_err(unavailable)?;
-        Ok(c.execute(SQL, &[&id.as_uuid(), &now])
+        let deleted = c
+            .execute(SQL, &[&id.as_uuid(), &now])
             .await
             .map_err(unavailable)?
-            == 1)
+            == 1;
+        if deleted {
+            notify(&c, Change::DbConfig(id.as_uuid()))
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(deleted)
     }
 
     #[tracing::instrument(skip_all, fields(id = %id, tables = snapshot.tables.len()))]
@@ -253,6 +264,9 @@ impl DbConfigRepository for PgDbConfigRepository {
         )
         .await
         .map_err(unavailable)?;
+        notify(&c, Change::DbConfig(id.as_uuid()))
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 

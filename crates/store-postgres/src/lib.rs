@@ -2,11 +2,15 @@
 //! migrations in `migrations/`, and implements the repository ports of the domain crates.
 
 mod accounts;
+mod changes;
 mod db_configs;
+mod keys;
 mod migrate;
 mod pool;
 
 pub use accounts::{PgAdminRepository, PgSessionRepository};
+pub use changes::{CHANNEL, Change, FeedEvent};
 pub use db_configs::PgDbConfigRepository;
+pub use keys::PgKeyRepository;
 pub use migrate::{MIGRATIONS, Migration, MigrationError, MigrationReport};
 pub use pool::{PgStore, Readiness, StoreError, StoreSettings};

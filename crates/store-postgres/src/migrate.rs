@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "db_configs",
         sql: include_str!("../../../migrations/0002_db_configs.sql"),
     },
+    Migration {
+        version: 3,
+        name: "mcp_keys",
+        sql: include_str!("../../../migrations/0003_mcp_keys.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).

@@ -36,6 +36,7 @@ pub struct StoreSettings {
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: Pool,
+    config: tokio_postgres::Config,
 }
 
 /// What `/readyz` reports about the store.
@@ -62,7 +63,7 @@ impl PgStore {
         config.connect_timeout(settings.connect_timeout);
         config.application_name("sluice");
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -75,7 +76,12 @@ impl PgStore {
             .create_timeout(Some(settings.connect_timeout))
             .build()
             .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, config })
+    }
+
+    /// The connection settings, for connections of their own (the change feed).
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     /// The pool, for the repositories of this crate.

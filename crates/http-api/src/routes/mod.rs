@@ -5,6 +5,7 @@ pub(crate) mod db_adhoc;
 pub(crate) mod db_configs;
 pub(crate) mod db_management;
 pub(crate) mod health;
+pub(crate) mod mcp_keys;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
@@ -96,6 +97,20 @@ pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig)
                     )
                     .service(
                         web::resource("/{id}/test").route(web::post().to(db_management::test)),
+                    ),
+            )
+            .service(
+                web::scope("/api/mcp-keys")
+                    .service(
+                        web::resource("")
+                            .route(web::get().to(mcp_keys::list))
+                            .route(web::post().to(mcp_keys::issue)),
+                    )
+                    .service(
+                        web::resource("/{id}")
+                            .route(web::get().to(mcp_keys::get))
+                            .route(web::patch().to(mcp_keys::update))
+                            .route(web::delete().to(mcp_keys::revoke)),
                     ),
             )
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
