@@ -1,0 +1,179 @@
+//! SQL text per dialect: identifier quoting, placeholders and the few constructs that differ.
+//! The renderer only accepts fixed SQL text (`&'static str`), catalog identifiers (quoted here)
+//! and values (bound as parameters): caller text cannot reach the SQL.
+
+use db_configs::{Provider, ReadStatement, SqlValue};
+
+/// The SQL dialect a statement is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// PostgreSQL: `"x"` identifiers, `$1` placeholders.
+    Postgres,
+    /// MySQL and MariaDB: `` `x` `` identifiers, `?` placeholders.
+    MySql,
+    /// SQLite (3.30 or later): `"x"` identifiers, `?` placeholders.
+    Sqlite,
+}
+
+impl From<Provider> for Dialect {
+    fn from(provider: Provider) -> Self {
+        match provider {
+            Provider::Postgresql => Self::Postgres,
+            Provider::Mysql | Provider::Mariadb => Self::MySql,
+            Provider::Sqlite => Self::Sqlite,
+        }
+    }
+}
+
+impl Dialect {
+    /// `name` as a quoted identifier: `"x"` with `"` doubled (PostgreSQL, SQLite), or
+    /// `` `x` `` with `` ` `` doubled (MySQL).
+    pub fn quote_identifier(self, name: &str) -> String {
+        let quote = match self {
+            Self::Postgres | Self::Sqlite => '"',
+            Self::MySql => '`',
+        };
+        let mut out = String::with_capacity(name.len() + 2);
+        out.push(quote);
+        for c in name.chars() {
+            if c == quote {
+                out.push(quote);
+            }
+            out.push(c);
+        }
+        out.push(quote);
+        out
+    }
+
+    /// Whether `ORDER BY ... NULLS FIRST|LAST` exists (not in MySQL).
+    pub(crate) fn has_nulls_order(self) -> bool {
+        !matches!(self, Self::MySql)
+    }
+}
+
+/// Builds one statement: SQL text and its parameters, in order.
+#[derive(Debug)]
+pub(crate) struct Renderer {
+    dialect: Dialect,
+    sql: String,
+    params: Vec<SqlValue>,
+}
+
+impl Renderer {
+    pub fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            sql: String::with_capacity(256),
+            params: Vec::new(),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Fixed SQL text: keywords and punctuation written in this crate.
+    pub fn sql(&mut self, text: &'static str) {
+        self.sql.push_str(text);
+    }
+
+    /// A whole number (LIMIT, OFFSET) from a validated integer.
+    pub fn number(&mut self, n: u64) {
+        self.sql.push_str(&n.to_string());
+    }
+
+    /// A catalog identifier, quoted.
+    pub fn identifier(&mut self, name: &str) {
+        let quoted = self.dialect.quote_identifier(name);
+        self.sql.push_str(&quoted);
+    }
+
+    /// A bound value whose type the database infers from where it stands (next to a column).
+    pub fn bind(&mut self, value: SqlValue) {
+        self.params.push(value);
+        match self.dialect {
+            Dialect::Postgres => {
+                let n = self.params.len();
+                self.sql.push('$');
+                self.sql.push_str(&n.to_string());
+            }
+            _ => self.sql.push('?'),
+        }
+    }
+
+    /// A bound value that nothing around it gives a type (a value compared with a value, a
+    /// selected value). PostgreSQL receives parameters as text of an unknown type, so there
+    /// the type comes from the JSON value; the other drivers send typed values.
+    pub fn bind_typed(&mut self, value: SqlValue) {
+        let type_name = match value {
+            SqlValue::Int(_) => "BIGINT",
+            SqlValue::Float(_) => "DOUBLE PRECISION",
+            SqlValue::Bool(_) => "BOOLEAN",
+            SqlValue::Text(_) | SqlValue::Null => "TEXT",
+        };
+        self.bind_cast(value, type_name);
+    }
+
+    /// A bound value used as text (the left side of LIKE): cast to TEXT on PostgreSQL.
+    pub fn bind_text(&mut self, value: SqlValue) {
+        self.bind_cast(value, "TEXT");
+    }
+
+    fn bind_cast(&mut self, value: SqlValue, type_name: &'static str) {
+        if self.dialect != Dialect::Postgres {
+            return self.bind(value);
+        }
+        self.sql.push_str("CAST(");
+        self.bind(value);
+        self.sql.push_str(" AS ");
+        self.sql.push_str(type_name);
+        self.sql.push(')');
+    }
+
+    pub fn finish(self) -> ReadStatement {
+        ReadStatement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_with_the_quote_doubled() {
+        assert_eq!(Dialect::Postgres.quote_identifier("a\"b"), "\"a\"\"b\"");
+        assert_eq!(Dialect::Sqlite.quote_identifier("x`y"), "\"x`y\"");
+        assert_eq!(Dialect::MySql.quote_identifier("x`y"), "`x``y`");
+        assert_eq!(Dialect::MySql.quote_identifier("a\"b"), "`a\"b`");
+    }
+
+    #[test]
+    fn providers_map_to_dialects() {
+        assert_eq!(Dialect::from(Provider::Postgresql), Dialect::Postgres);
+        assert_eq!(Dialect::from(Provider::Mysql), Dialect::MySql);
+        assert_eq!(Dialect::from(Provider::Mariadb), Dialect::MySql);
+        assert_eq!(Dialect::from(Provider::Sqlite), Dialect::Sqlite);
+    }
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let mut pg = Renderer::new(Dialect::Postgres);
+        pg.bind(SqlValue::Int(1));
+        pg.sql(", ");
+        pg.bind_typed(SqlValue::Bool(true));
+        assert_eq!(pg.finish().sql, "$1, CAST($2 AS BOOLEAN)");
+        let mut my = Renderer::new(Dialect::MySql);
+        my.bind(SqlValue::Int(1));
+        my.sql(", ");
+        my.bind_typed(SqlValue::Bool(true));
+        let statement = my.finish();
+        assert_eq!(statement.sql, "?, ?");
+        assert_eq!(
+            statement.params,
+            vec![SqlValue::Int(1), SqlValue::Bool(true)]
+        );
+    }
+}
