@@ -1,7 +1,8 @@
 //! Adapter: the `TargetDatabase` port for MySQL and MariaDB. It connects to the address the
 //! service resolved and checked (TLS, when asked for, still verifies the certificate against
 //! the host name), reads `information_schema` in a few set-based queries, and translates
-//! driver errors into messages safe to show (never the password).
+//! driver errors into messages safe to show (never the password). Sessions are read-only;
+//! reads run within their limits (see `read`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -11,18 +12,24 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use db_configs::{
     ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, PoolCache,
-    RelationEntry, RelationKind, SchemaListing, SslMode, TableInfo, TableName, TargetDatabase,
-    TargetError,
+    ReadLimits, ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing, SslMode,
+    TableInfo, TableName, TargetDatabase, TargetError,
 };
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts};
+
+use crate::read::MyPool;
+
+mod decode;
+mod read;
+mod result;
 
 /// MySQL and MariaDB databases, with one bounded pool per stored connection, built on first
 /// use, rebuilt when the connection's settings change and closed when it changes or is
 /// deleted.
 #[derive(Clone)]
 pub struct MySqlTarget {
-    pools: Arc<PoolCache<Pool>>,
+    pools: Arc<PoolCache<Arc<MyPool>>>,
     max_connections: usize,
 }
 
@@ -50,28 +57,42 @@ impl MySqlTarget {
         }
     }
 
-    async fn connect(&self, spec: &ConnectSpec) -> Result<Conn, TargetError> {
-        let Some(id) = spec.pool_key else {
-            return connect(spec).await;
-        };
+    /// The pool of a stored connection, built (or rebuilt for new settings) when needed.
+    fn pool(&self, spec: &ConnectSpec, id: DbConfigId) -> Result<Arc<MyPool>, TargetError> {
         let (pool, replaced) = self.pools.get_or_build(id, spec.fingerprint(), || {
             let constraints = PoolConstraints::new(0, self.max_connections).unwrap_or_default();
             let pool_opts = PoolOpts::default()
                 .with_constraints(constraints)
                 // Idle connections are kept for reuse, like the PostgreSQL pools.
-                .with_inactive_connection_ttl(Duration::from_secs(300));
-            Ok::<_, TargetError>(Pool::new(
-                OptsBuilder::from_opts(opts(spec)?).pool_opts(pool_opts),
-            ))
+                .with_inactive_connection_ttl(Duration::from_secs(300))
+                // No COM_RESET_CONNECTION (a round trip, and it empties the statement cache)
+                // each time a connection comes back: reads leave their session as they found
+                // it, and a reset would only re-run the setup.
+                .with_reset_connection(false);
+            let opts = opts(spec)?;
+            let pool = Pool::new(OptsBuilder::from_opts(opts.clone()).pool_opts(pool_opts));
+            Ok::<_, TargetError>(Arc::new(MyPool::new(pool, opts, self.max_connections)))
         })?;
         if let Some(old) = replaced {
-            tokio::spawn(old.disconnect());
+            tokio::spawn(old.pool.clone().disconnect());
         }
+        Ok(pool)
+    }
+
+    async fn pooled(&self, pool: &MyPool, spec: &ConnectSpec) -> Result<Conn, TargetError> {
         let limit = Duration::from_secs(spec.connect_timeout_secs);
-        match tokio::time::timeout(limit, pool.get_conn()).await {
+        match tokio::time::timeout(limit, pool.pool.get_conn()).await {
             Ok(result) => result.map_err(|e| map_error(e, spec)),
             Err(_) => Err(TargetError::Timeout(spec.connect_timeout_secs)),
         }
+    }
+
+    async fn connect(&self, spec: &ConnectSpec) -> Result<Conn, TargetError> {
+        let Some(id) = spec.pool_key else {
+            return connect(spec).await;
+        };
+        let pool = self.pool(spec, id)?;
+        self.pooled(&pool, spec).await
     }
 }
 
@@ -119,7 +140,8 @@ fn opts(spec: &ConnectSpec) -> Result<mysql_async::Opts, TargetError> {
         .user(Some(endpoint.username.clone()))
         .db_name(Some(endpoint.database.clone()))
         .prefer_socket(false)
-        .stmt_cache_size(0);
+        .stmt_cache_size(read::MAX_CACHED_STATEMENTS)
+        .setup(read::SESSION_SETUP.map(str::to_owned).to_vec());
     if let Some(p) = &spec.password {
         opts = opts.pass(Some(p.expose().to_owned()));
     }
@@ -272,8 +294,26 @@ impl TargetDatabase for MySqlTarget {
 
     async fn release(&self, id: DbConfigId) {
         if let Some(pool) = self.pools.remove(id) {
-            let _ = pool.disconnect().await;
+            let _ = pool.pool.clone().disconnect().await;
         }
+    }
+
+    async fn read(
+        &self,
+        spec: &ConnectSpec,
+        statement: &ReadStatement,
+        limits: ReadLimits,
+    ) -> Result<ResultSet, TargetError> {
+        let wait = Duration::from_secs(spec.connect_timeout_secs);
+        let (sql, params) = (&statement.sql, &statement.params);
+        let Some(id) = spec.pool_key else {
+            let conn = connect(spec).await?;
+            return read::read_once(&opts(spec)?, conn, sql, params, &limits, wait).await;
+        };
+        let pool = self.pool(spec, id)?;
+        let _permit = read::permit(&pool, wait).await?;
+        let conn = self.pooled(&pool, spec).await?;
+        read::read_pooled(&pool, conn, sql, params, &limits, wait).await
     }
 
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {

@@ -1,6 +1,7 @@
 //! Adapter: the `TargetDatabase` port for PostgreSQL. It connects to the address the service
 //! resolved and checked (`hostaddr`), reads the catalogs in a few set-based queries, and
-//! translates driver errors into messages safe to show (never the password).
+//! translates driver errors into messages safe to show (never the password). Reads run
+//! read-only within their limits (see `read`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -11,19 +12,27 @@ use async_trait::async_trait;
 use db_configs::SslMode;
 use db_configs::{
     ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, PoolCache,
-    RelationEntry, RelationKind, SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
+    ReadLimits, ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing, TableInfo,
+    TableName, TargetDatabase, TargetError,
 };
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
+use crate::read::PgPool;
+
+mod decode;
+mod read;
+mod result;
 mod tls;
 
 /// PostgreSQL databases, with one bounded pool per stored connection, built on first use,
 /// rebuilt when the connection's settings change and closed when it changes or is deleted.
 #[derive(Clone)]
 pub struct PgTarget {
-    pools: Arc<PoolCache<Pool>>,
+    pools: Arc<PoolCache<Arc<PgPool>>>,
     max_connections: usize,
 }
 
@@ -126,23 +135,45 @@ async fn connect_once(spec: &ConnectSpec) -> Result<Client, TargetError> {
     Ok(client)
 }
 
-fn build_pool(spec: &ConnectSpec, max_size: usize) -> Result<Pool, TargetError> {
+/// A pool whose connections are read-only sessions from the start.
+fn build_pool(spec: &ConnectSpec, max_size: usize) -> Result<PgPool, TargetError> {
     let (config, ssl) = client_config(spec)?;
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = match tls::connector(ssl).map_err(TargetError::Unsupported)? {
+    let tls = tls::connector(ssl).map_err(TargetError::Unsupported)?;
+    let manager = match tls.clone() {
         None => Manager::from_config(config, NoTls, manager_config),
         Some(tls) => Manager::from_config(config, tls, manager_config),
     };
     let wait = Duration::from_secs(spec.connect_timeout_secs);
-    Pool::builder(manager)
+    let pool = Pool::builder(manager)
         .max_size(max_size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(wait))
         .create_timeout(Some(wait))
+        .post_create(Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                client
+                    .batch_execute(read::READ_ONLY_SESSION)
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        }))
         .build()
-        .map_err(|e| TargetError::Unsupported(e.to_string()))
+        .map_err(|e| TargetError::Unsupported(e.to_string()))?;
+    Ok(PgPool::new(pool, tls))
+}
+
+/// Why no pooled connection could be had (`Busy` is the caller's to decide).
+fn pool_error(e: PoolError, spec: &ConnectSpec) -> TargetError {
+    match e {
+        PoolError::Backend(e) | PoolError::PostCreateHook(HookError::Backend(e)) => {
+            map_error(&e, spec)
+        }
+        PoolError::Timeout(_) => TargetError::Timeout(spec.connect_timeout_secs),
+        other => TargetError::Unreachable(other.to_string()),
+    }
 }
 
 /// A connection: pooled for a stored connection, one-off otherwise.
@@ -171,21 +202,27 @@ impl PgTarget {
         }
     }
 
+    /// The pool of a stored connection, built (or rebuilt for new settings) when needed.
+    fn pool(&self, spec: &ConnectSpec, id: DbConfigId) -> Result<Arc<PgPool>, TargetError> {
+        let (pool, replaced) = self.pools.get_or_build(id, spec.fingerprint(), || {
+            build_pool(spec, self.max_connections).map(Arc::new)
+        })?;
+        if let Some(old) = replaced {
+            old.pool.close();
+        }
+        Ok(pool)
+    }
+
     async fn connect(&self, spec: &ConnectSpec) -> Result<Conn, TargetError> {
         let Some(id) = spec.pool_key else {
             return connect_once(spec).await.map(Conn::Once);
         };
-        let (pool, replaced) = self.pools.get_or_build(id, spec.fingerprint(), || {
-            build_pool(spec, self.max_connections)
-        })?;
-        if let Some(old) = replaced {
-            old.close();
-        }
-        pool.get().await.map(Conn::Pooled).map_err(|e| match e {
-            PoolError::Backend(e) => map_error(&e, spec),
-            PoolError::Timeout(_) => TargetError::Timeout(spec.connect_timeout_secs),
-            other => TargetError::Unreachable(other.to_string()),
-        })
+        let pool = self.pool(spec, id)?;
+        pool.pool
+            .get()
+            .await
+            .map(Conn::Pooled)
+            .map_err(|e| pool_error(e, spec))
     }
 }
 
@@ -302,8 +339,30 @@ impl TargetDatabase for PgTarget {
 
     async fn release(&self, id: DbConfigId) {
         if let Some(pool) = self.pools.remove(id) {
-            pool.close();
+            pool.pool.close();
         }
+    }
+
+    async fn read(
+        &self,
+        spec: &ConnectSpec,
+        statement: &ReadStatement,
+        limits: ReadLimits,
+    ) -> Result<ResultSet, TargetError> {
+        let wait = Duration::from_secs(spec.connect_timeout_secs);
+        let (sql, params) = (&statement.sql, &statement.params);
+        let Some(id) = spec.pool_key else {
+            let (_, ssl) = client_config(spec)?;
+            let tls = tls::connector(ssl).map_err(TargetError::Unsupported)?;
+            let client = connect_once(spec).await?;
+            return read::read_once(client, sql, params, &limits, tls, wait).await;
+        };
+        let pool = self.pool(spec, id)?;
+        let conn = pool.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(TimeoutType::Wait) => TargetError::Busy,
+            other => pool_error(other, spec),
+        })?;
+        read::read_pooled(&pool, conn, sql, params, &limits, wait).await
     }
 
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {

@@ -1,6 +1,7 @@
 //! Adapter: the `TargetDatabase` port for SQLite. It opens the file read-only (never creating
 //! it, never as a URI) with `query_only` on, reads `sqlite_master` and the table pragmas on a
-//! blocking thread, and translates driver errors into messages safe to show.
+//! blocking thread, and translates driver errors into messages safe to show. Reads reuse
+//! handles per stored connection and run within their limits (see `read`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,10 +9,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use db_configs::{
-    ColumnInfo, ConnectSpec, ConnectionReport, ForeignKey, Location, RelationEntry, RelationKind,
-    SchemaListing, TableInfo, TableName, TargetDatabase, TargetError,
+    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, ReadLimits,
+    ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing, TableInfo, TableName,
+    TargetDatabase, TargetError,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+mod read;
+mod result;
 
 /// SQLite database files on the Sluice host.
 #[derive(Debug, Clone, Default)]
@@ -363,6 +368,23 @@ impl TargetDatabase for SqliteTarget {
                 .collect()
         })
         .await
+    }
+
+    async fn read(
+        &self,
+        spec: &ConnectSpec,
+        statement: &ReadStatement,
+        limits: ReadLimits,
+    ) -> Result<ResultSet, TargetError> {
+        let (sql, params) = (&statement.sql, &statement.params);
+        match spec.pool_key {
+            None => read::read_once(spec, sql, params, limits).await,
+            Some(id) => read::read_pooled(read::FilePool::of(spec, id)?, sql, params, limits).await,
+        }
+    }
+
+    async fn release(&self, id: DbConfigId) {
+        read::release(id);
     }
 }
 

@@ -380,3 +380,33 @@ async fn a_broken_view_does_not_hide_the_rest() {
         .expect("test");
     assert_eq!(report.tested_table_accessible, Some(false));
 }
+
+#[tokio::test]
+async fn reads_beyond_the_handles_of_a_file_are_busy() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use db_configs::{ReadLimits, Truncation};
+
+    let db = fixture();
+    let pool = Arc::new(read::FilePool::new(db.path().to_owned(), 1, 1));
+    let endless =
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    let limits = |ms| ReadLimits {
+        max_rows: 10,
+        max_bytes: 10_000,
+        timeout: Duration::from_millis(ms),
+    };
+    let holder = tokio::spawn(read::read_pooled(pool.clone(), endless, &[], limits(2_500)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let second = read::read_pooled(pool.clone(), "SELECT 1", &[], limits(1_000)).await;
+    assert_eq!(second, Err(TargetError::Busy));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(holder.await.unwrap(), Err(TargetError::QueryTimeout(2_500)));
+    let after = read::read_pooled(pool, "SELECT name FROM customers", &[], limits(1_000))
+        .await
+        .unwrap();
+    assert_eq!(after.rows.len(), 3);
+    assert_eq!(after.truncated, None::<Truncation>);
+}
