@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use db_configs::{ColumnInfo, TableInfo};
+use db_configs::TableInfo;
 
 use crate::error::{QueryError, QueryErrorKind, shown};
 use crate::model::Name;
@@ -121,7 +121,7 @@ pub(crate) fn qualified_name(table: &TableInfo) -> String {
 }
 
 /// Case-insensitive equality of names.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a == b || (a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase())
 }
 
@@ -147,165 +147,4 @@ fn one<'a>(
             options.join(", ")
         ),
     ))
-}
-
-/// A table of a query's FROM clause, as seen by column references.
-#[derive(Debug, Clone)]
-pub(crate) struct Source<'c> {
-    pub table: &'c TableInfo,
-    pub alias: Option<String>,
-}
-
-impl Source<'_> {
-    /// Whether `qualifier` names this source: its alias, its table name, or `schema.table`.
-    fn answers_to(&self, qualifier: &str) -> bool {
-        self.alias.as_deref().is_some_and(|a| same(a, qualifier))
-            || same(&self.table.name, qualifier)
-            || same(&qualified_name(self.table), qualifier)
-    }
-
-    fn names(&self) -> String {
-        match &self.alias {
-            Some(a) => format!("{a}, {} or {}", self.table.name, qualified_name(self.table)),
-            None => format!("{} or {}", self.table.name, qualified_name(self.table)),
-        }
-    }
-}
-
-/// The tables a column reference may come from. One now; joins add more.
-#[derive(Debug, Clone)]
-pub(crate) struct Scope<'c> {
-    pub sources: Vec<Source<'c>>,
-}
-
-/// A column resolved to the source it comes from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct ColumnRef<'c> {
-    pub source: usize,
-    pub column: &'c ColumnInfo,
-}
-
-impl<'c> Scope<'c> {
-    /// The column `field` names: the whole text as a column name first, then `qualifier.column`
-    /// for each dot from the right, where the qualifier is a source's alias or table name.
-    ///
-    /// # Errors
-    /// [`QueryErrorKind::UnknownColumn`] naming the column and listing the table's columns, or
-    /// the prefix and the names it may take; [`QueryErrorKind::Invalid`] when ambiguous.
-    pub fn resolve(&self, field: &Name) -> Result<ColumnRef<'c>, QueryError> {
-        let text = field.text.as_str();
-        let mut hits = Vec::new();
-        for (i, source) in self.sources.iter().enumerate() {
-            if let Some(column) = find_column(source.table, text, field)? {
-                hits.push(ColumnRef { source: i, column });
-            }
-        }
-        match hits.as_slice() {
-            [one] => return Ok(*one),
-            [] => {}
-            _ => {
-                return Err(QueryError::invalid(
-                    &field.path,
-                    format!(
-                        "column {} is in several tables of this query; prefix it with the table's alias",
-                        shown(text)
-                    ),
-                ));
-            }
-        }
-
-        let mut missing: Option<(usize, &str)> = None;
-        for (dot, _) in text.rmatch_indices('.') {
-            let (qualifier, column) = (&text[..dot], &text[dot + 1..]);
-            let sources: Vec<usize> = (0..self.sources.len())
-                .filter(|&i| self.sources[i].answers_to(qualifier))
-                .collect();
-            if sources.len() > 1 {
-                return Err(QueryError::invalid(
-                    &field.path,
-                    format!(
-                        "{} names several tables of this query; use their aliases",
-                        shown(qualifier)
-                    ),
-                ));
-            }
-            if let Some(&i) = sources.first() {
-                if let Some(column) = find_column(self.sources[i].table, column, field)? {
-                    return Ok(ColumnRef { source: i, column });
-                }
-                missing.get_or_insert((i, column));
-            }
-        }
-        if let Some((i, column)) = missing {
-            return Err(unknown_column(self.sources[i].table, column, field));
-        }
-        if let Some((qualifier, _)) = text.rsplit_once('.') {
-            let names: Vec<String> = self.sources.iter().map(Source::names).collect();
-            return Err(QueryError::new(
-                QueryErrorKind::UnknownColumn,
-                &field.path,
-                format!(
-                    "unknown column {}: {} is not a table of this query; prefix the column with {} or write it without a prefix",
-                    shown(text),
-                    shown(qualifier),
-                    names.join(", ")
-                ),
-            ));
-        }
-        match self.sources.as_slice() {
-            [only] => Err(unknown_column(only.table, text, field)),
-            _ => Err(QueryError::new(
-                QueryErrorKind::UnknownColumn,
-                &field.path,
-                format!(
-                    "unknown column {}; prefix it with the alias of the table it is in",
-                    shown(text)
-                ),
-            )),
-        }
-    }
-}
-
-/// The column of `table` named `text`, case-insensitively (the exact spelling wins).
-fn find_column<'c>(
-    table: &'c TableInfo,
-    text: &str,
-    field: &Name,
-) -> Result<Option<&'c ColumnInfo>, QueryError> {
-    let found: Vec<&ColumnInfo> = table
-        .columns
-        .iter()
-        .filter(|c| same(&c.name, text))
-        .collect();
-    if found.len() <= 1 {
-        return Ok(found.first().copied());
-    }
-    let exact: Vec<&ColumnInfo> = found.iter().copied().filter(|c| c.name == text).collect();
-    if let [column] = exact.as_slice() {
-        return Ok(Some(column));
-    }
-    let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
-    Err(QueryError::invalid(
-        &field.path,
-        format!(
-            "{} matches columns of {} that differ only in case ({}); write the name exactly",
-            shown(text),
-            qualified_name(table),
-            names.join(", ")
-        ),
-    ))
-}
-
-fn unknown_column(table: &TableInfo, column: &str, field: &Name) -> QueryError {
-    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-    QueryError::new(
-        QueryErrorKind::UnknownColumn,
-        &field.path,
-        format!(
-            "unknown column {} in {}; its columns are: {}",
-            shown(column),
-            qualified_name(table),
-            names.join(", ")
-        ),
-    )
 }

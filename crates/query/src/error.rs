@@ -9,7 +9,7 @@ pub enum QueryErrorKind {
     /// The arguments do not follow the contract: wrong type, missing or unknown field, unknown
     /// operator, bad alias...
     Invalid,
-    /// A part of the contract this version does not support yet (joins, functions...).
+    /// A construct the target database lacks (FULL JOIN on MySQL, INTERSECT on an old MySQL...).
     Unsupported,
     /// A bound on the size of a query was exceeded.
     TooLarge,
@@ -17,11 +17,13 @@ pub enum QueryErrorKind {
     UnknownTable,
     /// The column is not in the table's snapshot, or its prefix names no table of the query.
     UnknownColumn,
+    /// The function is not on the allow-list (it may or may not exist in the database).
+    UnknownFunction,
 }
 
 impl QueryErrorKind {
     /// A stable snake_case code (`invalid`, `unsupported`, `too_large`, `unknown_table`,
-    /// `unknown_column`).
+    /// `unknown_column`, `unknown_function`).
     pub fn code(self) -> &'static str {
         match self {
             Self::Invalid => "invalid",
@@ -29,6 +31,7 @@ impl QueryErrorKind {
             Self::TooLarge => "too_large",
             Self::UnknownTable => "unknown_table",
             Self::UnknownColumn => "unknown_column",
+            Self::UnknownFunction => "unknown_function",
         }
     }
 }

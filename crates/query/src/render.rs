@@ -1,8 +1,11 @@
 //! SQL text per dialect: identifier quoting, placeholders and the few constructs that differ.
-//! The renderer only accepts fixed SQL text (`&'static str`), catalog identifiers (quoted here)
-//! and values (bound as parameters): caller text cannot reach the SQL.
+//! The renderer only accepts fixed SQL text (`&'static str`), catalog identifiers and checked
+//! aliases (quoted here), validated numbers and values (bound as parameters): caller text
+//! cannot reach the SQL.
 
 use db_configs::{Provider, ReadStatement, SqlValue};
+
+use crate::model::{MAX_PARAMETERS, MAX_STATEMENT_BYTES};
 
 /// The SQL dialect a statement is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,19 +47,18 @@ impl Dialect {
         out.push(quote);
         out
     }
-
-    /// Whether `ORDER BY ... NULLS FIRST|LAST` exists (not in MySQL).
-    pub(crate) fn has_nulls_order(self) -> bool {
-        !matches!(self, Self::MySql)
-    }
 }
 
-/// Builds one statement: SQL text and its parameters, in order.
-#[derive(Debug)]
+/// Builds one statement, or a fragment of one: SQL text and the parameters with where their
+/// placeholders go. Placeholders are numbered when the statement is finished, so fragments
+/// can be rendered apart (a join subquery before the select list that precedes it) and
+/// appended in text order.
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Renderer {
     dialect: Dialect,
     sql: String,
-    params: Vec<SqlValue>,
+    /// Byte offsets into `sql` where placeholders go, in order, with their values.
+    params: Vec<(usize, SqlValue)>,
 }
 
 impl Renderer {
@@ -66,10 +68,6 @@ impl Renderer {
             sql: String::with_capacity(256),
             params: Vec::new(),
         }
-    }
-
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
     }
 
     /// Fixed SQL text: keywords and punctuation written in this crate.
@@ -82,7 +80,12 @@ impl Renderer {
         self.sql.push_str(&n.to_string());
     }
 
-    /// A catalog identifier, quoted.
+    /// A whole number from a validated integer constant (`round` digits, `substring` start).
+    pub fn integer(&mut self, n: i64) {
+        self.sql.push_str(&n.to_string());
+    }
+
+    /// A catalog identifier or a checked alias, quoted.
     pub fn identifier(&mut self, name: &str) {
         let quoted = self.dialect.quote_identifier(name);
         self.sql.push_str(&quoted);
@@ -90,15 +93,7 @@ impl Renderer {
 
     /// A bound value whose type the database infers from where it stands (next to a column).
     pub fn bind(&mut self, value: SqlValue) {
-        self.params.push(value);
-        match self.dialect {
-            Dialect::Postgres => {
-                let n = self.params.len();
-                self.sql.push('$');
-                self.sql.push_str(&n.to_string());
-            }
-            _ => self.sql.push('?'),
-        }
+        self.params.push((self.sql.len(), value));
     }
 
     /// A bound value that nothing around it gives a type (a value compared with a value, a
@@ -119,7 +114,8 @@ impl Renderer {
         self.bind_cast(value, "TEXT");
     }
 
-    fn bind_cast(&mut self, value: SqlValue, type_name: &'static str) {
+    /// A bound value cast to `type_name` on PostgreSQL, plain elsewhere.
+    pub fn bind_cast(&mut self, value: SqlValue, type_name: &'static str) {
         if self.dialect != Dialect::Postgres {
             return self.bind(value);
         }
@@ -130,11 +126,42 @@ impl Renderer {
         self.sql.push(')');
     }
 
+    /// Appends a fragment rendered apart, for the same dialect.
+    pub fn append(&mut self, fragment: &Renderer) {
+        let shift = self.sql.len();
+        self.sql.push_str(&fragment.sql);
+        self.params.extend(
+            fragment
+                .params
+                .iter()
+                .map(|(at, value)| (at + shift, value.clone())),
+        );
+    }
+
+    /// Whether the statement outgrew [`MAX_STATEMENT_BYTES`] or [`MAX_PARAMETERS`].
+    pub fn too_large(&self) -> bool {
+        self.sql.len() > MAX_STATEMENT_BYTES || self.params.len() > MAX_PARAMETERS
+    }
+
+    /// The statement: placeholders numbered in text order.
     pub fn finish(self) -> ReadStatement {
-        ReadStatement {
-            sql: self.sql,
-            params: self.params,
+        let mut sql = String::with_capacity(self.sql.len() + 4 * self.params.len());
+        let mut params = Vec::with_capacity(self.params.len());
+        let mut from = 0;
+        for (n, (at, value)) in self.params.into_iter().enumerate() {
+            sql.push_str(&self.sql[from..at]);
+            from = at;
+            match self.dialect {
+                Dialect::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(n + 1).to_string());
+                }
+                Dialect::MySql | Dialect::Sqlite => sql.push('?'),
+            }
+            params.push(value);
         }
+        sql.push_str(&self.sql[from..]);
+        ReadStatement { sql, params }
     }
 }
 
@@ -174,6 +201,25 @@ mod tests {
         assert_eq!(
             statement.params,
             vec![SqlValue::Int(1), SqlValue::Bool(true)]
+        );
+    }
+
+    #[test]
+    fn fragments_are_numbered_where_they_are_appended() {
+        let mut inner = Renderer::new(Dialect::Postgres);
+        inner.sql("x = ");
+        inner.bind(SqlValue::Int(2));
+        let mut outer = Renderer::new(Dialect::Postgres);
+        outer.bind(SqlValue::Int(1));
+        outer.sql(" AND ");
+        outer.append(&inner);
+        outer.sql(" AND ");
+        outer.append(&inner);
+        let statement = outer.finish();
+        assert_eq!(statement.sql, "$1 AND x = $2 AND x = $3");
+        assert_eq!(
+            statement.params,
+            vec![SqlValue::Int(1), SqlValue::Int(2), SqlValue::Int(2)]
         );
     }
 }

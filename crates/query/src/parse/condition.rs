@@ -102,19 +102,12 @@ impl Parser {
             path,
             "a condition like {\"field\": \"status\", \"op\": \"=\", \"value\": \"paid\"}",
         )?;
-        check_keys(obj, path, CONDITION_FIELDS, CONDITION_LATER, &[])?;
+        check_keys(obj, path, CONDITION_FIELDS)?;
         let or = flag(obj, path, "or")?;
         let not = flag(obj, path, "not")?;
 
         if let Some(group) = obj.get("group") {
-            for key in ["field", "left", "op", "value", "otherField"] {
-                if obj.contains_key(key) {
-                    return Err(QueryError::invalid(
-                        join(path, key),
-                        "a group takes only group, or and not; put this condition inside the group",
-                    ));
-                }
-            }
+            only_with_or_and_not(obj, path, "group")?;
             let group_path = join(path, "group");
             let items = group
                 .as_array()
@@ -131,32 +124,27 @@ impl Parser {
                     format!("groups may nest at most {MAX_DEPTH} levels deep"),
                 ));
             }
-            let inner = self.conditions(items, &group_path, depth + 1)?;
+            let inner =
+                self.nested(&group_path, |p| p.conditions(items, &group_path, depth + 1))?;
             return Ok(Condition {
                 or,
                 not,
                 predicate: Predicate::Group(inner),
             });
         }
+        if let Some(query) = obj.get("exists") {
+            only_with_or_and_not(obj, path, "exists")?;
+            let query = self.subquery(query, &join(path, "exists"))?;
+            return Ok(Condition {
+                or,
+                not,
+                predicate: Predicate::Exists(Box::new(query)),
+            });
+        }
 
         let operand = match (obj.get("field"), obj.get("left")) {
             (Some(f), None) => Expression::Field(name(f, &join(path, "field"))?),
-            (None, Some(left)) => {
-                let left_path = join(path, "left");
-                let left = object(
-                    left,
-                    &left_path,
-                    "an expression like {\"field\": \"total\"} or {\"value\": 10}",
-                )?;
-                check_keys(
-                    left,
-                    &left_path,
-                    EXPRESSION_FIELDS,
-                    EXPRESSION_LATER,
-                    EXPRESSION_LATER_PARTS,
-                )?;
-                self.expression(left, &left_path)?
-            }
+            (None, Some(left)) => self.expression(left, &join(path, "left"), &[])?,
             (Some(_), Some(_)) => {
                 return Err(QueryError::invalid(
                     path,
@@ -166,7 +154,7 @@ impl Parser {
             (None, None) => {
                 return Err(QueryError::invalid(
                     path,
-                    "a condition needs field (a column), left (an expression) or group",
+                    "a condition needs field (a column), left (an expression), group (a list of conditions) or exists (a query)",
                 ));
             }
         };
@@ -205,11 +193,19 @@ impl Parser {
             Some(o) => Some(name(o, &other_path)?),
             None => None,
         };
-        if value.is_some() && other.is_some() {
+        let given = [
+            value.is_some(),
+            other.is_some(),
+            obj.contains_key("subquery"),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
             return Err(QueryError::invalid(
                 path,
-                "give either value or otherField, not both",
+                "give only one of value, otherField and subquery",
             ));
+        }
+        if let Some(query) = obj.get("subquery") {
+            return self.subquery_predicate(query, path, operand, op);
         }
         let op_name = obj.get("op").and_then(Value::as_str).unwrap_or_default();
         let needs = |what: &str| {
@@ -358,4 +354,55 @@ impl Parser {
             },
         }
     }
+
+    /// `in` / `notIn` a subquery, or a comparison with a scalar subquery.
+    fn subquery_predicate(
+        &mut self,
+        query: &Value,
+        path: &str,
+        operand: Expression,
+        op: Op,
+    ) -> Result<Predicate, QueryError> {
+        let query_path = join(path, "subquery");
+        match op {
+            Op::In(negated) => Ok(Predicate::InSubquery {
+                operand,
+                negated,
+                query: Box::new(self.subquery(query, &query_path)?),
+            }),
+            Op::Compare(op) => Ok(Predicate::Compare {
+                left: operand,
+                op,
+                right: Expression::Subquery(Box::new(self.subquery(query, &query_path)?)),
+            }),
+            _ => Err(QueryError::invalid(
+                query_path,
+                "a subquery goes with op in, notIn (a one-column query) or a comparison (=, <>, >, >=, <, <= with a one-value query)",
+            )),
+        }
+    }
+}
+
+/// Refuses keys other than `or` and `not` beside `key` (`group` or `exists`).
+fn only_with_or_and_not(obj: &Object, path: &str, key: &str) -> Result<(), QueryError> {
+    for other in [
+        "field",
+        "left",
+        "op",
+        "value",
+        "otherField",
+        "subquery",
+        "group",
+        "exists",
+    ] {
+        if other != key && obj.contains_key(other) {
+            return Err(QueryError::invalid(
+                join(path, other),
+                format!(
+                    "a condition with {key} takes only {key}, or and not; put this in a separate condition"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

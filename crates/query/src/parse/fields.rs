@@ -11,66 +11,32 @@ pub(super) const QUERY_FIELDS: &[&str] = &[
     "alias",
     "distinct",
     "selectColumns",
+    "joins",
     "where",
+    "groupBy",
+    "having",
     "orderBy",
     "limit",
     "offset",
+    "with",
+    "combine",
 ];
 
-/// Fields of the contract that a later version supports, with what to do meanwhile.
-pub(super) const QUERY_LATER: &[(&str, &str)] = &[
-    (
-        "joins",
-        "joins are not supported yet; query one table per call",
-    ),
-    (
-        "groupBy",
-        "groupBy (grouping and aggregates) is not supported yet",
-    ),
-    (
-        "having",
-        "having (conditions on groups) is not supported yet",
-    ),
-    (
-        "with",
-        "with (common table expressions) is not supported yet",
-    ),
-    (
-        "combine",
-        "combine (union, intersect, except) is not supported yet; run the queries one at a time",
-    ),
+/// The key that makes each expression form, with the other keys that form takes.
+pub(super) const EXPRESSION_FORMS: &[(&str, &[&str])] = &[
+    ("field", &[]),
+    ("value", &[]),
+    ("function", &["args", "distinct", "filter", "over"]),
+    ("operation", &["left", "right"]),
+    ("case", &["else"]),
+    ("subquery", &[]),
 ];
 
-pub(super) const EXPRESSION_LATER: &[(&str, &str)] = &[
-    (
-        "function",
-        "function expressions are not supported yet; use {\"field\": ...} or {\"value\": ...}",
-    ),
-    (
-        "operation",
-        "operation expressions (arithmetic, concat) are not supported yet; use {\"field\": ...} or {\"value\": ...}",
-    ),
-    (
-        "case",
-        "case expressions are not supported yet; use {\"field\": ...} or {\"value\": ...}",
-    ),
-    (
-        "subquery",
-        "subqueries are not supported yet; use {\"field\": ...} or {\"value\": ...}",
-    ),
-];
+/// The form-making keys, for messages.
+pub(super) const FORMS_HELP: &str = "field, value, function, operation, case or subquery";
 
-/// Keys that only belong to a later expression form, and that form.
-pub(super) const EXPRESSION_LATER_PARTS: &[(&str, &str)] = &[
-    ("args", "function"),
-    ("over", "function"),
-    ("filter", "function"),
-    ("distinct", "function"),
-    ("when", "case"),
-    ("else", "case"),
-    ("left", "operation"),
-    ("right", "operation"),
-];
+pub(super) const SELECT_EXTRA: &[&str] = &["alias"];
+pub(super) const ORDER_EXTRA: &[&str] = &["direction", "nulls"];
 
 pub(super) const CONDITION_FIELDS: &[&str] = &[
     "field",
@@ -78,91 +44,137 @@ pub(super) const CONDITION_FIELDS: &[&str] = &[
     "op",
     "value",
     "otherField",
+    "subquery",
+    "exists",
     "group",
     "or",
     "not",
 ];
 
-pub(super) const CONDITION_LATER: &[(&str, &str)] = &[
-    (
-        "subquery",
-        "conditions with a subquery are not supported yet; use op \"in\" with a list of values",
-    ),
-    (
-        "exists",
-        "exists conditions (subqueries) are not supported yet",
-    ),
+pub(super) const JOIN_FIELDS: &[&str] = &["type", "table", "subquery", "alias", "on"];
+pub(super) const CTE_FIELDS: &[&str] = &["name", "query"];
+pub(super) const COMBINE_FIELDS: &[&str] = &["type", "query"];
+pub(super) const WINDOW_FIELDS: &[&str] = &["partitionBy", "orderBy"];
+pub(super) const BRANCH_FIELDS: &[&str] = &["when", "then"];
+
+/// Every field of the contract, for suggestions.
+const ALL_FIELDS: &[&[&str]] = &[
+    QUERY_FIELDS,
+    CONDITION_FIELDS,
+    JOIN_FIELDS,
+    CTE_FIELDS,
+    COMBINE_FIELDS,
+    WINDOW_FIELDS,
+    BRANCH_FIELDS,
+    SELECT_EXTRA,
+    ORDER_EXTRA,
+    &[
+        "function",
+        "args",
+        "distinct",
+        "filter",
+        "over",
+        "operation",
+        "left",
+        "right",
+        "case",
+        "else",
+    ],
 ];
 
-pub(super) const EXPRESSION_FIELDS: &[&str] = &["field", "value"];
-pub(super) const SELECT_FIELDS: &[&str] = &["field", "value", "alias"];
-pub(super) const ORDER_FIELDS: &[&str] = &["field", "value", "direction", "nulls"];
+/// Keys that only belong to some other kind of object, and what that is.
+const BELONGS_TO: &[(&str, &str)] = &[
+    ("args", "a function expression"),
+    ("over", "a function expression"),
+    (
+        "filter",
+        "a function expression (a where of a query is \"where\")",
+    ),
+    ("right", "an operation expression"),
+    ("else", "a case expression"),
+    ("when", "a branch of a case expression"),
+    ("then", "a branch of a case expression"),
+    ("alias", "a select item, a join or a query"),
+    ("direction", "an orderBy item"),
+    ("nulls", "an orderBy item"),
+    ("on", "a join"),
+    ("exists", "a condition"),
+    ("partitionBy", "the over of a function"),
+];
 
-/// Names agents often use for a field, and the field they mean.
-pub(super) const SYNONYMS: &[(&str, &str)] = &[
+/// Names agents often use for a field, and the field they mean (the first one allowed wins).
+const SYNONYMS: &[(&str, &str)] = &[
     ("table", "tableName"),
     ("from", "tableName"),
     ("columns", "selectColumns"),
     ("select", "selectColumns"),
     ("fields", "selectColumns"),
-    ("filter", "where"),
     ("filters", "where"),
     ("conditions", "where"),
+    ("conditions", "on"),
+    ("where", "on"),
+    ("filter", "where"),
+    ("join", "joins"),
+    ("group", "groupBy"),
     ("order", "orderBy"),
     ("sort", "orderBy"),
     ("sortby", "orderBy"),
     ("top", "limit"),
     ("take", "limit"),
     ("skip", "offset"),
+    ("cte", "with"),
+    ("ctes", "with"),
+    ("union", "combine"),
+    ("setoperations", "combine"),
     ("column", "field"),
     ("operator", "op"),
+    ("operator", "operation"),
+    ("op", "operation"),
     ("values", "value"),
     ("dir", "direction"),
+    ("fn", "function"),
+    ("func", "function"),
+    ("arguments", "args"),
+    ("params", "args"),
+    ("partition", "partitionBy"),
+    ("window", "over"),
+    ("default", "else"),
+    ("otherwise", "else"),
+    ("condition", "when"),
+    ("result", "then"),
+    ("jointype", "type"),
+    ("kind", "type"),
+    ("as", "alias"),
 ];
 
-/// Refuses keys this object may not have: later features first (with what to do meanwhile),
-/// then parts of later expression forms, then unknown keys (with the allowed ones).
-pub(super) fn check_keys(
-    obj: &Object,
-    path: &str,
-    allowed: &[&str],
-    later: &[(&str, &str)],
-    later_parts: &[(&str, &str)],
-) -> Result<(), QueryError> {
-    for (key, why) in later {
-        if obj.contains_key(*key) {
-            return Err(QueryError::unsupported(join(path, key), *why));
-        }
-    }
-    for (key, form) in later_parts {
-        if obj.contains_key(*key) && !allowed.contains(key) {
-            return Err(QueryError::unsupported(
-                join(path, key),
-                format!(
-                    "{key:?} belongs to {form} expressions, which are not supported yet; use {{\"field\": ...}} or {{\"value\": ...}}"
-                ),
-            ));
-        }
-    }
+/// Refuses keys this object may not have, naming the allowed ones (and what was probably
+/// meant).
+pub(super) fn check_keys(obj: &Object, path: &str, allowed: &[&str]) -> Result<(), QueryError> {
     for key in obj.keys() {
-        if !allowed.contains(&key.as_str()) {
-            let hint = suggestion(key, allowed)
-                .map(|s| format!(" (did you mean {s:?}?)"))
-                .unwrap_or_default();
-            let key_path = if key.len() <= 40 && key.chars().all(|c| c.is_ascii_alphanumeric()) {
-                join(path, key)
-            } else {
-                join(path, &shown(key))
-            };
-            return Err(QueryError::invalid(
-                key_path,
-                format!(
-                    "unknown field {}{hint}; the fields allowed here are: {}",
-                    shown(key),
-                    allowed.join(", ")
-                ),
-            ));
+        if allowed.contains(&key.as_str()) {
+            continue;
         }
+        let hint = match suggestion(key, allowed) {
+            Some(s) => format!(" (did you mean {s:?}?)"),
+            None => BELONGS_TO
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, owner)| format!(" ({key:?} belongs to {owner})"))
+                .unwrap_or_default(),
+        };
+        let key_path = if key.len() <= 40 && key.chars().all(|c| c.is_ascii_alphanumeric()) {
+            join(path, key)
+        } else {
+            join(path, &shown(key))
+        };
+        return Err(QueryError::invalid(
+            key_path,
+            format!(
+                "unknown field {}{hint}; the fields allowed here are: {}",
+                shown(key),
+                allowed.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
@@ -177,12 +189,12 @@ pub(super) fn suggestion(key: &str, allowed: &[&str]) -> Option<&'static str> {
             .collect()
     };
     let key = norm(key);
-    let all = QUERY_FIELDS
+    let found = ALL_FIELDS
         .iter()
-        .chain(CONDITION_FIELDS)
-        .chain(SELECT_FIELDS)
-        .chain(ORDER_FIELDS);
-    if let Some(found) = all.filter(|a| allowed.contains(a)).find(|a| norm(a) == key) {
+        .flat_map(|fields| fields.iter())
+        .filter(|a| allowed.contains(a))
+        .find(|a| norm(a) == key);
+    if let Some(found) = found {
         return Some(found);
     }
     SYNONYMS
@@ -257,18 +269,12 @@ pub(super) fn list<'a>(
 }
 
 /// `limit` or `offset`: a whole number, 0 or more.
-pub(super) fn count(obj: &Object, key: &str) -> Result<Option<u64>, QueryError> {
+pub(super) fn count(obj: &Object, path: &str, key: &str) -> Result<Option<u64>, QueryError> {
     match optional(obj, key) {
         None => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(c) => Ok(Some(c)),
-            None => Err(QueryError::invalid(
-                key,
-                "expected a whole number, 0 or more",
-            )),
-        },
+        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
         Some(_) => Err(QueryError::invalid(
-            key,
+            join(path, key),
             "expected a whole number, 0 or more",
         )),
     }
@@ -285,13 +291,22 @@ pub(super) fn is_plain_identifier(text: &str) -> bool {
 
 /// The `alias` of `obj`, checked to be a plain identifier.
 pub(super) fn alias(obj: &Object, path: &str) -> Result<Option<String>, QueryError> {
-    match text(obj, path, "alias")? {
+    identifier(obj, path, "alias")
+}
+
+/// A plain identifier under `key` (an alias or a CTE name), if present.
+pub(super) fn identifier(
+    obj: &Object,
+    path: &str,
+    key: &str,
+) -> Result<Option<String>, QueryError> {
+    match text(obj, path, key)? {
         None => Ok(None),
         Some(a) if is_plain_identifier(a) => Ok(Some(a.to_owned())),
         Some(a) => Err(QueryError::invalid(
-            join(path, "alias"),
+            join(path, key),
             format!(
-                "alias {} must be a plain name: letters, digits and _, not starting with a digit, at most {MAX_ALIAS_CHARS} characters",
+                "{key} {} must be a plain name: letters, digits and _, not starting with a digit, at most {MAX_ALIAS_CHARS} characters",
                 shown(a)
             ),
         )),

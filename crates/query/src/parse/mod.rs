@@ -2,6 +2,7 @@
 //! kept as written; the catalog is consulted only when planning.
 
 mod condition;
+mod expression;
 mod fields;
 
 use db_configs::SqlValue;
@@ -18,99 +19,399 @@ const MAX_EXACT_FLOAT: f64 = 9_007_199_254_740_992.0;
 
 /// Parses the arguments of `execute_query_safe`; see [`Query::parse`].
 pub(crate) fn parse_query(arguments: &Value) -> Result<Query, QueryError> {
-    Parser::default().query(arguments)
+    Parser::default().query(arguments, "")
 }
 
-/// Counts what the bounds limit across the whole query.
+/// Counts what the bounds limit across the whole query, and how deep parsing is.
 #[derive(Debug, Default)]
 struct Parser {
     conditions: usize,
     values: usize,
+    subqueries: usize,
+    joins: usize,
+    expressions: usize,
+    query_depth: usize,
+    expression_depth: usize,
+    nesting: usize,
+}
+
+/// `path`, or `arguments` for the whole object.
+fn at(path: &str) -> &str {
+    if path.is_empty() { "arguments" } else { path }
 }
 
 impl Parser {
-    fn query(&mut self, arguments: &Value) -> Result<Query, QueryError> {
-        let obj = arguments.as_object().ok_or_else(|| {
+    /// Runs `f` one nesting level deeper: every recursive construct goes through here, so
+    /// no JSON shape can make parsing (or planning, which follows the parsed shape) recurse
+    /// more than [`MAX_NESTING`] levels.
+    fn nested<T>(
+        &mut self,
+        path: &str,
+        f: impl FnOnce(&mut Self) -> Result<T, QueryError>,
+    ) -> Result<T, QueryError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(QueryError::too_large(
+                at(path),
+                format!(
+                    "the query nests too deeply (at most {MAX_NESTING} levels of queries, expressions and groups in total); flatten it, for example with a CTE in with"
+                ),
+            ));
+        }
+        self.nesting += 1;
+        let result = f(self);
+        self.nesting -= 1;
+        result
+    }
+
+    /// A query inside the main one: counted against [`MAX_SUBQUERIES`].
+    fn subquery(&mut self, value: &Value, path: &str) -> Result<Query, QueryError> {
+        self.subqueries += 1;
+        if self.subqueries > MAX_SUBQUERIES {
+            return Err(QueryError::too_large(
+                path,
+                format!(
+                    "a query may contain at most {MAX_SUBQUERIES} subqueries, CTEs and combined queries in total; split it into several calls"
+                ),
+            ));
+        }
+        self.query(value, path)
+    }
+
+    fn query(&mut self, value: &Value, path: &str) -> Result<Query, QueryError> {
+        if self.query_depth >= MAX_QUERY_DEPTH {
+            return Err(QueryError::too_large(
+                at(path),
+                format!(
+                    "queries may nest at most {MAX_QUERY_DEPTH} levels deep (the main query is level 1); flatten it, for example with a CTE in with or a join"
+                ),
+            ));
+        }
+        self.query_depth += 1;
+        let result = self.nested(path, |p| p.query_fields(value, path));
+        self.query_depth -= 1;
+        result
+    }
+
+    fn query_fields(&mut self, value: &Value, path: &str) -> Result<Query, QueryError> {
+        let obj = value.as_object().ok_or_else(|| {
             QueryError::invalid(
-                "arguments",
-                "expected a JSON object like {\"tableName\": \"users\", \"limit\": 10}",
+                at(path),
+                "expected a query: a JSON object like {\"tableName\": \"users\", \"limit\": 10}",
             )
         })?;
-        check_keys(obj, "", QUERY_FIELDS, QUERY_LATER, &[])?;
+        check_keys(obj, path, QUERY_FIELDS)?;
+        let with = self.ctes(obj, path)?;
+        let table_path = join(path, "tableName");
         let table = match optional(obj, "tableName") {
-            Some(v) => name(v, "tableName")?,
+            Some(v) => name(v, &table_path)?,
             None => {
                 return Err(QueryError::invalid(
-                    "tableName",
-                    "required: the table to read, as \"schema.table\" or \"table\"",
+                    table_path,
+                    "required: the table to read, as \"schema.table\" or \"table\" (or the name of a CTE from with)",
                 ));
             }
         };
-        let alias = alias(obj, "")?;
-        let distinct = flag(obj, "", "distinct")?;
+        let alias = alias(obj, path)?;
+        let distinct = flag(obj, path, "distinct")?;
 
         let mut select = Vec::new();
-        if let Some(items) = list(obj, "", "selectColumns")? {
+        let select_path = join(path, "selectColumns");
+        if let Some(items) = list(obj, path, "selectColumns")? {
             if items.len() > MAX_SELECT_ITEMS {
                 return Err(QueryError::too_large(
-                    "selectColumns",
+                    select_path,
                     format!("at most {MAX_SELECT_ITEMS} columns may be selected"),
                 ));
             }
             for (i, item) in items.iter().enumerate() {
-                select.push(self.select_item(item, &index("selectColumns", i))?);
+                select.push(self.select_item(item, &index(&select_path, i))?);
             }
         }
 
-        let filter = match list(obj, "", "where")? {
-            Some(items) => self.conditions(items, "where", 1)?,
-            None => Vec::new(),
-        };
+        let joins = self.joins(obj, path)?;
+        let filter = self.condition_list(obj, path, "where")?;
 
-        let mut order_by = Vec::new();
-        if let Some(items) = list(obj, "", "orderBy")? {
-            if items.len() > MAX_ORDER_ITEMS {
+        let mut group_by = Vec::new();
+        let group_path = join(path, "groupBy");
+        if let Some(items) = list(obj, path, "groupBy")? {
+            if items.len() > MAX_GROUP_ITEMS {
                 return Err(QueryError::too_large(
-                    "orderBy",
-                    format!("at most {MAX_ORDER_ITEMS} orderBy items are allowed"),
+                    group_path,
+                    format!("at most {MAX_GROUP_ITEMS} groupBy items are allowed"),
                 ));
             }
             for (i, item) in items.iter().enumerate() {
-                order_by.push(self.order_item(item, &index("orderBy", i))?);
+                group_by.push(self.expression(item, &index(&group_path, i), &[])?);
             }
         }
+        let having = self.condition_list(obj, path, "having")?;
+        let order_by = self.order_list(obj, path, "orderBy")?;
 
-        let limit = count(obj, "limit")?;
-        let offset = count(obj, "offset")?;
+        let limit = count(obj, path, "limit")?;
+        let offset = count(obj, path, "offset")?;
         if offset.is_some_and(|o| o > MAX_OFFSET) {
             return Err(QueryError::too_large(
-                "offset",
+                join(path, "offset"),
                 format!("offset may be at most {MAX_OFFSET}"),
             ));
         }
+        let combine = self.combine(obj, path)?;
         Ok(Query {
+            path: path.to_owned(),
+            with,
             table,
             alias,
             distinct,
             select,
+            joins,
             filter,
+            group_by,
+            having,
             order_by,
             limit,
             offset,
+            combine,
         })
+    }
+
+    /// `where` or `having`: a list of conditions, or nothing.
+    fn condition_list(
+        &mut self,
+        obj: &Object,
+        path: &str,
+        key: &str,
+    ) -> Result<Vec<Condition>, QueryError> {
+        match list(obj, path, key)? {
+            Some(items) => self.conditions(items, &join(path, key), 1),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// `orderBy` of a query or a window.
+    fn order_list(
+        &mut self,
+        obj: &Object,
+        path: &str,
+        key: &str,
+    ) -> Result<Vec<OrderItem>, QueryError> {
+        let mut order_by = Vec::new();
+        let order_path = join(path, key);
+        if let Some(items) = list(obj, path, key)? {
+            if items.len() > MAX_ORDER_ITEMS {
+                return Err(QueryError::too_large(
+                    order_path,
+                    format!("at most {MAX_ORDER_ITEMS} orderBy items are allowed"),
+                ));
+            }
+            for (i, item) in items.iter().enumerate() {
+                order_by.push(self.order_item(item, &index(&order_path, i))?);
+            }
+        }
+        Ok(order_by)
+    }
+
+    fn ctes(&mut self, obj: &Object, path: &str) -> Result<Vec<Cte>, QueryError> {
+        let with_path = join(path, "with");
+        let Some(items) = list(obj, path, "with")? else {
+            return Ok(Vec::new());
+        };
+        if items.len() > MAX_CTES {
+            return Err(QueryError::too_large(
+                with_path,
+                format!("at most {MAX_CTES} common table expressions are allowed in one with"),
+            ));
+        }
+        let mut ctes: Vec<Cte> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_path = index(&with_path, i);
+            let cte = object(
+                item,
+                &item_path,
+                "a common table expression like {\"name\": \"recent\", \"query\": {\"tableName\": \"orders\"}}",
+            )?;
+            check_keys(cte, &item_path, CTE_FIELDS)?;
+            let Some(name) = identifier(cte, &item_path, "name")? else {
+                return Err(QueryError::invalid(
+                    join(&item_path, "name"),
+                    "required: the name the rest of the query reads this result by, like \"recent\"",
+                ));
+            };
+            if let Some(j) = ctes.iter().position(|c| c.name.eq_ignore_ascii_case(&name)) {
+                return Err(QueryError::invalid(
+                    join(&item_path, "name"),
+                    format!(
+                        "{} is already the name of {}; give each CTE its own name",
+                        shown(&name),
+                        index(&with_path, j)
+                    ),
+                ));
+            }
+            let query_path = join(&item_path, "query");
+            let Some(body) = optional(cte, "query") else {
+                return Err(QueryError::invalid(
+                    query_path,
+                    "required: the query whose result the name stands for, like {\"tableName\": \"orders\"}",
+                ));
+            };
+            let query = self.subquery(body, &query_path)?;
+            ctes.push(Cte {
+                name,
+                query,
+                path: item_path,
+            });
+        }
+        Ok(ctes)
+    }
+
+    fn joins(&mut self, obj: &Object, path: &str) -> Result<Vec<Join>, QueryError> {
+        let joins_path = join(path, "joins");
+        let Some(items) = list(obj, path, "joins")? else {
+            return Ok(Vec::new());
+        };
+        let mut joins = Vec::with_capacity(items.len().min(MAX_JOINS));
+        for (i, item) in items.iter().enumerate() {
+            let item_path = index(&joins_path, i);
+            self.joins += 1;
+            if self.joins > MAX_JOINS {
+                return Err(QueryError::too_large(
+                    item_path,
+                    format!(
+                        "a query may have at most {MAX_JOINS} joins in total, subqueries included"
+                    ),
+                ));
+            }
+            let j = object(
+                item,
+                &item_path,
+                "a join like {\"type\": \"inner\", \"table\": \"customers\", \"alias\": \"c\", \"on\": [...]}",
+            )?;
+            check_keys(j, &item_path, JOIN_FIELDS)?;
+            let kind = match text(j, &item_path, "type")? {
+                None => JoinKind::Inner,
+                Some(t) => join_kind(t).ok_or_else(|| {
+                    QueryError::invalid(
+                        join(&item_path, "type"),
+                        format!(
+                            "unknown join type {}; use inner, left, right, full or cross",
+                            shown(t)
+                        ),
+                    )
+                })?,
+            };
+            let alias = alias(j, &item_path)?;
+            let source = match (optional(j, "table"), optional(j, "subquery")) {
+                (Some(t), None) => JoinSource::Table(name(t, &join(&item_path, "table"))?),
+                (None, Some(q)) => {
+                    let query = self.subquery(q, &join(&item_path, "subquery"))?;
+                    if alias.is_none() {
+                        return Err(QueryError::invalid(
+                            join(&item_path, "alias"),
+                            "required for a subquery join: the name its columns are prefixed with, like \"t\"",
+                        ));
+                    }
+                    JoinSource::Subquery(Box::new(query))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(QueryError::invalid(
+                        item_path,
+                        "give either table or subquery, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(QueryError::invalid(
+                        item_path,
+                        "a join needs table (a table or CTE name) or subquery (a query)",
+                    ));
+                }
+            };
+            let on_path = join(&item_path, "on");
+            let on = match (kind, list(j, &item_path, "on")?) {
+                (JoinKind::Cross, None) => Vec::new(),
+                (JoinKind::Cross, Some([])) => Vec::new(),
+                (JoinKind::Cross, Some(_)) => {
+                    return Err(QueryError::invalid(
+                        on_path,
+                        "a cross join pairs every row with every row and takes no on; use an inner join to give conditions",
+                    ));
+                }
+                (_, Some(items)) if !items.is_empty() => self.conditions(items, &on_path, 1)?,
+                (_, _) => {
+                    return Err(QueryError::invalid(
+                        on_path,
+                        "required: how rows match, like [{\"field\": \"o.customer_id\", \"op\": \"=\", \"otherField\": \"c.id\"}] (only a cross join has no on)",
+                    ));
+                }
+            };
+            joins.push(Join {
+                kind,
+                source,
+                alias,
+                on,
+                path: item_path,
+            });
+        }
+        Ok(joins)
+    }
+
+    fn combine(&mut self, obj: &Object, path: &str) -> Result<Vec<Combine>, QueryError> {
+        let combine_path = join(path, "combine");
+        let Some(items) = list(obj, path, "combine")? else {
+            return Ok(Vec::new());
+        };
+        if items.len() > MAX_COMBINE {
+            return Err(QueryError::too_large(
+                combine_path,
+                format!("at most {MAX_COMBINE} queries may be combined with one query"),
+            ));
+        }
+        let mut combine = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_path = index(&combine_path, i);
+            let c = object(
+                item,
+                &item_path,
+                "a combined query like {\"type\": \"union\", \"query\": {\"tableName\": \"archived_orders\"}}",
+            )?;
+            check_keys(c, &item_path, COMBINE_FIELDS)?;
+            let type_path = join(&item_path, "type");
+            let op = match text(c, &item_path, "type")? {
+                Some(t) => set_op(t).ok_or_else(|| {
+                    QueryError::invalid(
+                        &type_path,
+                        format!(
+                            "unknown combine type {}; use union, unionAll, intersect or except",
+                            shown(t)
+                        ),
+                    )
+                })?,
+                None => {
+                    return Err(QueryError::invalid(
+                        type_path,
+                        "required: union, unionAll, intersect or except",
+                    ));
+                }
+            };
+            let query_path = join(&item_path, "query");
+            let Some(body) = optional(c, "query") else {
+                return Err(QueryError::invalid(
+                    query_path,
+                    "required: the query to combine with, like {\"tableName\": \"archived_orders\"}",
+                ));
+            };
+            let query = self.subquery(body, &query_path)?;
+            combine.push(Combine {
+                op,
+                query,
+                path: item_path,
+            });
+        }
+        Ok(combine)
     }
 
     fn select_item(&mut self, item: &Value, path: &str) -> Result<SelectItem, QueryError> {
         let obj = object(item, path, "a column like {\"field\": \"id\"}")?;
-        check_keys(
-            obj,
-            path,
-            SELECT_FIELDS,
-            EXPRESSION_LATER,
-            EXPRESSION_LATER_PARTS,
-        )?;
         Ok(SelectItem {
-            expr: self.expression(obj, path)?,
+            expr: self.expression(item, path, SELECT_EXTRA)?,
             alias: alias(obj, path)?,
         })
     }
@@ -120,13 +421,6 @@ impl Parser {
             item,
             path,
             "an order like {\"field\": \"created_at\", \"direction\": \"desc\"}",
-        )?;
-        check_keys(
-            obj,
-            path,
-            ORDER_FIELDS,
-            EXPRESSION_LATER,
-            EXPRESSION_LATER_PARTS,
         )?;
         let direction = match text(obj, path, "direction")? {
             None => None,
@@ -154,27 +448,11 @@ impl Parser {
             }
         };
         Ok(OrderItem {
-            expr: self.expression(obj, path)?,
+            expr: self.expression(item, path, ORDER_EXTRA)?,
             direction,
             nulls,
             path: path.to_owned(),
         })
-    }
-
-    /// The expression held by `obj` (whose keys were checked): `field` or `value`.
-    fn expression(&mut self, obj: &Object, path: &str) -> Result<Expression, QueryError> {
-        match (obj.get("field"), obj.get("value")) {
-            (Some(f), None) => Ok(Expression::Field(name(f, &join(path, "field"))?)),
-            (None, Some(v)) => Ok(Expression::Value(self.scalar(v, &join(path, "value"))?)),
-            (Some(_), Some(_)) => Err(QueryError::invalid(
-                path,
-                "give either field or value, not both",
-            )),
-            (None, None) => Err(QueryError::invalid(
-                path,
-                "missing the expression: give {\"field\": \"column\"} or {\"value\": ...}",
-            )),
-        }
     }
 
     fn count_value(&mut self, path: &str) -> Result<(), QueryError> {
@@ -215,7 +493,7 @@ impl Parser {
             Value::Object(_) => {
                 return Err(QueryError::invalid(
                     path,
-                    "expected a single value (text, number, boolean or null), not an object",
+                    "expected a single value (text, number, boolean or null), not an object; to compare with an expression, put it in left and the column in otherField",
                 ));
             }
         })
@@ -233,4 +511,34 @@ impl Parser {
         }
         self.scalar(value, path)
     }
+}
+
+/// Letters of `text`, lowercase, without spaces, `_` and `-`: `"Left Outer"` -> `leftouter`.
+fn normalized(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| !matches!(c, '_' | ' ' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn join_kind(text: &str) -> Option<JoinKind> {
+    Some(match normalized(text).as_str() {
+        "inner" | "join" | "innerjoin" => JoinKind::Inner,
+        "left" | "leftouter" | "leftjoin" | "leftouterjoin" => JoinKind::Left,
+        "right" | "rightouter" | "rightjoin" | "rightouterjoin" => JoinKind::Right,
+        "full" | "fullouter" | "outer" | "fulljoin" | "fullouterjoin" => JoinKind::Full,
+        "cross" | "crossjoin" => JoinKind::Cross,
+        _ => return None,
+    })
+}
+
+fn set_op(text: &str) -> Option<SetOp> {
+    Some(match normalized(text).as_str() {
+        "union" => SetOp::Union,
+        "unionall" => SetOp::UnionAll,
+        "intersect" => SetOp::Intersect,
+        "except" | "minus" => SetOp::Except,
+        _ => return None,
+    })
 }

@@ -1,8 +1,11 @@
 //! Planning tests over a small catalog: golden SQL per dialect, refusals, and properties.
 
 mod golden;
+mod golden_expressions;
+mod golden_queries;
 mod properties;
 mod refusals;
+mod security;
 
 use db_configs::{ColumnInfo, RelationKind, SqlValue, TableInfo};
 use serde_json::Value;

@@ -1,6 +1,6 @@
-//! Refusals: names outside the catalog, malformed definitions, bounds, later features.
+//! Refusals: names outside the catalog, malformed definitions, bounds.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::{
@@ -303,7 +303,7 @@ fn unknown_fields_are_named_with_the_allowed_ones() {
     assert_eq!(e.path(), "colums");
     assert_eq!(
         e.message(),
-        r#"unknown field "colums"; the fields allowed here are: tableName, alias, distinct, selectColumns, where, orderBy, limit, offset"#
+        r#"unknown field "colums"; the fields allowed here are: tableName, alias, distinct, selectColumns, joins, where, groupBy, having, orderBy, limit, offset, with, combine"#
     );
     let e = refused(&json!({"table_name": "users"}));
     assert!(e.message().contains("did you mean \"tableName\""), "{e}");
@@ -316,74 +316,9 @@ fn unknown_fields_are_named_with_the_allowed_ones() {
     assert_eq!(e.path(), "where[0].column");
     assert!(e.message().contains("did you mean \"field\""), "{e}");
     let e = refused(&json!({"tableName": "users", "orderBy": [{"field": "id", "dir": "asc"}]}));
-    assert!(
-        e.message().contains("field, value, direction, nulls"),
-        "{e}"
-    );
+    assert!(e.message().contains("field, direction, nulls"), "{e}");
     let e = refused(&json!({"tableName": "users", "x\"; DROP": 1}));
     assert_eq!(e.kind(), QueryErrorKind::Invalid);
-}
-
-#[test]
-fn later_features_are_refused_as_not_supported_yet() {
-    let cases = [
-        (
-            json!({"tableName": "users", "joins": [{"type": "inner", "table": "orders"}]}),
-            "joins",
-        ),
-        (
-            json!({"tableName": "users", "groupBy": [{"field": "age"}]}),
-            "groupBy",
-        ),
-        (json!({"tableName": "users", "having": []}), "having"),
-        (
-            json!({"tableName": "users", "with": [{"name": "x", "query": {}}]}),
-            "with",
-        ),
-        (json!({"tableName": "users", "combine": []}), "combine"),
-        (
-            json!({"tableName": "users", "selectColumns": [{"function": "count", "args": []}]}),
-            "selectColumns[0].function",
-        ),
-        (
-            json!({"tableName": "users", "selectColumns": [{"args": [{"field": "id"}]}]}),
-            "selectColumns[0].args",
-        ),
-        (
-            json!({"tableName": "users", "selectColumns": [{"operation": "add", "left": {"field": "id"}, "right": {"value": 1}}]}),
-            "selectColumns[0].operation",
-        ),
-        (
-            json!({"tableName": "users", "selectColumns": [{"case": [], "else": {"value": 1}}]}),
-            "selectColumns[0].case",
-        ),
-        (
-            json!({"tableName": "users", "selectColumns": [{"subquery": {"tableName": "orders"}}]}),
-            "selectColumns[0].subquery",
-        ),
-        (
-            json!({"tableName": "users", "where": [{"field": "id", "op": "in", "subquery": {"tableName": "orders"}}]}),
-            "where[0].subquery",
-        ),
-        (
-            json!({"tableName": "users", "where": [{"exists": {"tableName": "orders"}}]}),
-            "where[0].exists",
-        ),
-        (
-            json!({"tableName": "users", "where": [{"left": {"function": "lower", "args": [{"field": "name"}]}, "op": "=", "value": "x"}]}),
-            "where[0].left.function",
-        ),
-        (
-            json!({"tableName": "users", "orderBy": [{"function": "length", "args": [{"field": "name"}]}]}),
-            "orderBy[0].function",
-        ),
-    ];
-    for (args, path) in cases {
-        let e = refused(&args);
-        assert_eq!(e.kind(), QueryErrorKind::Unsupported, "{args}: {e}");
-        assert_eq!(e.path(), path, "{args}: {e}");
-        assert!(e.message().contains("not supported yet"), "{e}");
-    }
 }
 
 #[test]
@@ -446,4 +381,463 @@ fn an_empty_snapshot_table_cannot_select_every_column() {
     let query = Query::parse(&json!({"tableName": "bare"})).unwrap();
     let e = plan(&query, &catalog, Dialect::Postgres, 10).unwrap_err();
     assert!(e.message().contains("refresh"), "{e}");
+}
+
+/// The error of `args` (the same in every dialect), checked for kind and path.
+fn refused_at(args: Value, kind: QueryErrorKind, path: &str) -> QueryError {
+    let e = refused(&args);
+    assert_eq!((e.kind(), e.path()), (kind, path), "{args}: {e}");
+    e
+}
+
+#[test]
+fn malformed_joins_say_how_to_fix_them() {
+    use QueryErrorKind::{Invalid, UnknownColumn};
+    let on = json!([{"field": "o.customer_id", "op": "=", "otherField": "users.id"}]);
+    let cases = [
+        (
+            json!({"table": "orders", "alias": "o"}),
+            Invalid,
+            "joins[0].on",
+            "required",
+        ),
+        (
+            json!({"table": "orders", "alias": "o", "on": []}),
+            Invalid,
+            "joins[0].on",
+            "required",
+        ),
+        (
+            json!({"type": "cross", "table": "orders", "on": on}),
+            Invalid,
+            "joins[0].on",
+            "cross join",
+        ),
+        (
+            json!({"table": "orders", "subquery": {"tableName": "orders"}, "on": on}),
+            Invalid,
+            "joins[0]",
+            "either table or subquery",
+        ),
+        (
+            json!({"alias": "o", "on": on}),
+            Invalid,
+            "joins[0]",
+            "needs table",
+        ),
+        (
+            json!({"subquery": {"tableName": "orders"}, "on": on}),
+            Invalid,
+            "joins[0].alias",
+            "required for a subquery",
+        ),
+        (
+            json!({"type": "outer left", "table": "orders", "alias": "o", "on": on}),
+            Invalid,
+            "joins[0].type",
+            "inner, left, right, full or cross",
+        ),
+        (
+            json!({"table": "orders", "alias": "o", "where": on}),
+            Invalid,
+            "joins[0].where",
+            "did you mean \"on\"",
+        ),
+        (
+            json!({"table": "users", "on": on}),
+            Invalid,
+            "joins[0].alias",
+            "own alias",
+        ),
+        (
+            json!({"table": "orders", "alias": "o", "on": [{"field": "o.nope", "op": "isNull"}]}),
+            UnknownColumn,
+            "joins[0].on[0].field",
+            "unknown column",
+        ),
+    ];
+    for (join, kind, path, needle) in cases {
+        let e = refused_at(json!({"tableName": "users", "joins": [join]}), kind, path);
+        assert!(e.message().contains(needle), "{needle}: {e}");
+    }
+    // A join's on sees the tables before it and its own, not later ones.
+    let e = refused_at(
+        json!({"tableName": "users", "joins": [
+            {"table": "orders", "alias": "o", "on": [{"field": "o.id", "op": "=", "otherField": "s.id"}]},
+            {"table": "sales.orders", "alias": "s", "on": [{"field": "s.id", "op": "=", "otherField": "o.id"}]}
+        ]}),
+        UnknownColumn,
+        "joins[0].on[0].otherField",
+    );
+    assert!(
+        e.message().contains("\"s\" is not a table of this query"),
+        "{e}"
+    );
+    // The same column name in two tables must be prefixed.
+    let e = refused_at(
+        json!({"tableName": "users", "selectColumns": [{"field": "id"}], "joins": [{"table": "orders", "alias": "o", "on": on}]}),
+        Invalid,
+        "selectColumns[0].field",
+    );
+    assert!(e.message().contains("\"users.id\""), "{e}");
+    let e = refused_at(
+        json!({"tableName": "users", "selectColumns": [{"field": "nope"}], "joins": [{"table": "orders", "alias": "o", "on": on}]}),
+        UnknownColumn,
+        "selectColumns[0].field",
+    );
+    assert!(e.message().contains("o (public.orders)"), "{e}");
+    // FULL JOIN does not exist on MySQL and MariaDB.
+    let args = json!({"tableName": "users", "joins": [{"type": "full", "table": "orders", "alias": "o", "on": on}]});
+    let e = try_plan(&args, Dialect::MySql).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.path()),
+        (QueryErrorKind::Unsupported, "joins[0].type")
+    );
+    assert!(e.message().contains("no FULL JOIN"), "{e}");
+}
+
+#[test]
+fn malformed_expressions_say_how_to_fix_them() {
+    use QueryErrorKind::Invalid;
+    let cases = [
+        (
+            json!({"field": "id", "value": 1}),
+            "selectColumns[0]",
+            "only one of",
+        ),
+        (
+            json!({"alias": "x"}),
+            "selectColumns[0]",
+            "missing the expression",
+        ),
+        (
+            json!({"field": "id", "args": []}),
+            "selectColumns[0].args",
+            "belongs to a function",
+        ),
+        (
+            json!({"value": 1, "else": {"value": 2}}),
+            "selectColumns[0].else",
+            "belongs to a case",
+        ),
+        (
+            json!({"operation": "power", "left": {"value": 1}, "right": {"value": 2}}),
+            "selectColumns[0].operation",
+            "add, subtract",
+        ),
+        (
+            json!({"operation": "add", "left": {"value": 1}}),
+            "selectColumns[0].right",
+            "required",
+        ),
+        (
+            json!({"operation": "add", "left": 1, "right": {"value": 2}}),
+            "selectColumns[0].left",
+            "expected an expression",
+        ),
+        (
+            json!({"case": []}),
+            "selectColumns[0].case",
+            "list of branches",
+        ),
+        (
+            json!({"case": [{"then": {"value": 1}}]}),
+            "selectColumns[0].case[0].when",
+            "required",
+        ),
+        (
+            json!({"case": [{"when": [{"field": "id", "op": "isNull"}]}]}),
+            "selectColumns[0].case[0].then",
+            "required",
+        ),
+        (
+            json!({"case": [{"when": [], "then": {"value": 1}}]}),
+            "selectColumns[0].case[0].when",
+            "non-empty",
+        ),
+        (
+            json!({"case": [{"if": [], "then": {"value": 1}}]}),
+            "selectColumns[0].case[0].if",
+            "when, then",
+        ),
+        (
+            json!({"function": 3}),
+            "selectColumns[0].function",
+            "count, sum",
+        ),
+        (
+            json!({"function": "lower"}),
+            "selectColumns[0].args",
+            "lower takes one argument; got 0",
+        ),
+        (
+            json!({"function": "nullif", "args": [{"value": 1}]}),
+            "selectColumns[0].args",
+            "nullif(value, other)",
+        ),
+        (
+            json!({"function": "current_date", "args": [{"value": 1}]}),
+            "selectColumns[0].args",
+            "no arguments",
+        ),
+        (
+            json!({"function": "lower", "args": ["name"]}),
+            "selectColumns[0].args[0]",
+            "each argument is an expression",
+        ),
+        (
+            json!({"function": "lower", "args": [{"field": "name"}], "distinct": true}),
+            "selectColumns[0].distinct",
+            "aggregate functions",
+        ),
+        (
+            json!({"function": "lower", "args": [{"field": "name"}], "filter": [{"field": "id", "op": "isNull"}]}),
+            "selectColumns[0].filter",
+            "aggregate functions",
+        ),
+        (
+            json!({"function": "lower", "args": [{"field": "name"}], "over": {}}),
+            "selectColumns[0].over",
+            "window functions",
+        ),
+        (
+            json!({"function": "row_number"}),
+            "selectColumns[0].over",
+            "window function",
+        ),
+        (
+            json!({"function": "count", "distinct": true}),
+            "selectColumns[0].distinct",
+            "needs the value",
+        ),
+        (
+            json!({"function": "count", "args": [{"field": "id"}], "distinct": true, "over": {}}),
+            "selectColumns[0].over",
+            "distinct cannot be combined",
+        ),
+        (
+            json!({"function": "row_number", "over": {"partition": []}}),
+            "selectColumns[0].over.partition",
+            "did you mean \"partitionBy\"",
+        ),
+        (
+            json!({"function": "round", "args": [{"field": "age"}, {"value": 1.5}]}),
+            "selectColumns[0].args[1]",
+            "whole number",
+        ),
+        (
+            json!({"function": "round", "args": [{"field": "age"}, {"field": "id"}]}),
+            "selectColumns[0].args[1]",
+            "whole number",
+        ),
+        (
+            json!({"function": "lag", "args": [{"field": "age"}, {"value": -1}], "over": {}}),
+            "selectColumns[0].args[1]",
+            "whole number from 0",
+        ),
+        (
+            json!({"function": "substring", "args": [{"field": "name"}, {"value": "1"}]}),
+            "selectColumns[0].args[1]",
+            "whole numbers",
+        ),
+        (
+            json!({"function": "date_trunc", "args": [{"value": "fortnight"}, {"field": "created_at"}]}),
+            "selectColumns[0].args[0]",
+            "year, quarter",
+        ),
+        (
+            json!({"function": "date_trunc", "args": [{"value": "dow"}, {"field": "created_at"}]}),
+            "selectColumns[0].args[0]",
+            "the unit",
+        ),
+        (
+            json!({"function": "date_part", "args": [{"field": "created_at"}, {"value": "year"}]}),
+            "selectColumns[0].args[0]",
+            "the unit",
+        ),
+    ];
+    for (item, path, needle) in cases {
+        let e = refused_at(
+            json!({"tableName": "users", "selectColumns": [item]}),
+            Invalid,
+            path,
+        );
+        assert!(e.message().contains(needle), "{needle}: {e}");
+    }
+}
+
+#[test]
+fn aggregates_and_windows_are_refused_where_sql_does_not_allow_them() {
+    use QueryErrorKind::Invalid;
+    let count = json!({"function": "count"});
+    let window = json!({"function": "row_number", "over": {}});
+    let nested =
+        json!({"function": "sum", "args": [{"function": "max", "args": [{"field": "age"}]}]});
+    let cases = [
+        (
+            json!({"tableName": "users", "where": [{"left": count, "op": ">", "value": 1}]}),
+            "where[0].left",
+            "conditions on aggregates go in having",
+        ),
+        (
+            json!({"tableName": "users", "groupBy": [count]}),
+            "groupBy[0]",
+            "cannot be used in groupBy",
+        ),
+        (
+            json!({"tableName": "users", "joins": [{"table": "orders", "on": [{"left": count, "op": ">", "value": 1}]}]}),
+            "joins[0].on[0].left",
+            "a join's on",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": [nested]}),
+            "selectColumns[0].args[0]",
+            "another aggregate",
+        ),
+        (
+            json!({"tableName": "users", "where": [{"left": window, "op": ">", "value": 1}]}),
+            "where[0].left",
+            "window functions go in selectColumns and orderBy",
+        ),
+        (
+            json!({"tableName": "users", "having": [{"left": window, "op": ">", "value": 1}]}),
+            "having[0].left",
+            "window",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": [{"function": "sum", "args": [window]}]}),
+            "selectColumns[0].args[0]",
+            "window",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": [{"function": "count", "filter": [{"left": count, "op": ">", "value": 1}]}]}),
+            "selectColumns[0].filter[0].left",
+            "aggregate",
+        ),
+        (
+            json!({"tableName": "users", "groupBy": [{"value": 1}]}),
+            "groupBy[0]",
+            "constant",
+        ),
+    ];
+    for (args, path, needle) in cases {
+        let e = refused_at(args, Invalid, path);
+        assert!(e.message().contains(needle), "{needle}: {e}");
+    }
+    // Aggregates inside a window's order in a grouped query, and in having, are fine.
+    pg(
+        &json!({"tableName": "orders", "selectColumns": [{"field": "status"},
+        {"function": "rank", "over": {"orderBy": [{"function": "sum", "args": [{"field": "total"}], "direction": "desc"}]}}],
+        "groupBy": [{"field": "status"}], "having": [{"left": {"function": "count"}, "op": ">", "value": 1}]}),
+    );
+}
+
+#[test]
+fn malformed_subqueries_ctes_and_combinations_say_how_to_fix_them() {
+    use QueryErrorKind::{Invalid, UnknownColumn};
+    let two =
+        json!({"tableName": "orders", "selectColumns": [{"field": "id"}, {"field": "total"}]});
+    let id = json!([{"field": "id"}]);
+    let cases = [
+        (
+            json!({"tableName": "users", "where": [{"field": "id", "op": "in", "subquery": two}]}),
+            Invalid,
+            "where[0].subquery",
+            "exactly one column",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": [{"subquery": two}]}),
+            Invalid,
+            "selectColumns[0].subquery",
+            "exactly one column",
+        ),
+        (
+            json!({"tableName": "users", "where": [{"field": "id", "op": "like", "subquery": two}]}),
+            Invalid,
+            "where[0].subquery",
+            "in, notIn",
+        ),
+        (
+            json!({"tableName": "users", "where": [{"field": "id", "op": "in", "value": [1], "subquery": two}]}),
+            Invalid,
+            "where[0]",
+            "only one of value, otherField and subquery",
+        ),
+        (
+            json!({"tableName": "users", "where": [{"exists": two, "field": "id"}]}),
+            Invalid,
+            "where[0].field",
+            "takes only exists",
+        ),
+        (
+            json!({"tableName": "users", "where": [{"exists": "orders"}]}),
+            Invalid,
+            "where[0].exists",
+            "expected a query",
+        ),
+        (
+            json!({"tableName": "users", "with": [{"query": two}]}),
+            Invalid,
+            "with[0].name",
+            "required",
+        ),
+        (
+            json!({"tableName": "users", "with": [{"name": "a"}]}),
+            Invalid,
+            "with[0].query",
+            "required",
+        ),
+        (
+            json!({"tableName": "users", "with": [{"name": "a", "query": two}, {"name": "A", "query": two}]}),
+            Invalid,
+            "with[1].name",
+            "already the name of with[0]",
+        ),
+        (
+            json!({"tableName": "c", "with": [{"name": "c", "query": {"tableName": "users", "joins": [{"type": "cross", "table": "orders"}]}}]}),
+            Invalid,
+            "with[0].query.selectColumns",
+            "two columns named \"id\"",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": id, "combine": [{"type": "union", "query": two}]}),
+            Invalid,
+            "combine[0].query",
+            "returns 2 columns but the main query returns 1",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": id, "combine": [{"type": "merge", "query": two}]}),
+            Invalid,
+            "combine[0].type",
+            "union, unionAll",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": id, "combine": [{"query": two}]}),
+            Invalid,
+            "combine[0].type",
+            "required",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": id, "combine": [{"type": "union"}]}),
+            Invalid,
+            "combine[0].query",
+            "required",
+        ),
+        (
+            json!({"tableName": "users", "selectColumns": id, "orderBy": [{"field": "users.id"}], "combine": [{"type": "union", "query": {"tableName": "orders", "selectColumns": id}}]}),
+            UnknownColumn,
+            "orderBy[0].field",
+            "sorts the combined result",
+        ),
+        (
+            json!({"tableName": "users", "distinct": true, "selectColumns": id, "orderBy": [{"function": "lower", "args": [{"field": "name"}]}]}),
+            Invalid,
+            "orderBy[0]",
+            "with distinct",
+        ),
+    ];
+    for (args, kind, path, needle) in cases {
+        let e = refused_at(args, kind, path);
+        assert!(e.message().contains(needle), "{needle}: {e}");
+    }
 }
