@@ -1,0 +1,658 @@
+//! The built-in tools: their definitions (what `tools/list` shows) and their implementations.
+//! A tool the key was not granted does not exist for it; a table outside the key's grant
+//! does not exist either.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use db_configs::{ReadLimits, Reader, TableInfo, TargetError};
+use keys::StoredKey;
+use serde_json::{Map, Value, json};
+
+/// What a key can reach: its record, its connection, and the tables both allow.
+#[derive(Debug)]
+pub struct Grant {
+    pub key: Arc<StoredKey>,
+    pub reader: Arc<Reader>,
+    /// Snapshot tables in the key's whitelist and the connection's allowed tables.
+    pub visible: Vec<TableInfo>,
+    pub catalog: query::Catalog,
+    pub engine: query::Engine,
+}
+
+impl Grant {
+    /// Works out what the key can see in the connection's snapshot.
+    pub fn new(key: Arc<StoredKey>, reader: Arc<Reader>) -> Self {
+        let visible: Vec<TableInfo> = reader
+            .snapshot
+            .tables
+            .iter()
+            .filter(|t| {
+                reader.exposes(&t.schema, &t.name) && key.key.grants_table(&t.schema, &t.name)
+            })
+            .cloned()
+            .collect();
+        let engine = query::Engine::from(reader.config.provider);
+        let catalog = query::Catalog::new(visible.clone(), reader.default_schema());
+        Self {
+            key,
+            reader,
+            visible,
+            catalog,
+            engine,
+        }
+    }
+}
+
+/// The outcome of a tool call: a result for the model, which may be an error it can fix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    /// `structuredContent` (left out on errors).
+    pub structured: Option<Value>,
+    /// The text block.
+    pub text: String,
+    pub is_error: bool,
+    /// Rows returned, for queries.
+    pub row_count: Option<usize>,
+}
+
+impl ToolOutcome {
+    fn ok(value: Value) -> Self {
+        Self {
+            text: value.to_string(),
+            structured: Some(value),
+            is_error: false,
+            row_count: None,
+        }
+    }
+
+    /// An error the agent can act on.
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            structured: None,
+            text: text.into(),
+            is_error: true,
+            row_count: None,
+        }
+    }
+}
+
+fn string_prop(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn read_only() -> Value {
+    json!({"readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false})
+}
+
+/// The definition of a built-in tool, or `None` for an unknown name.
+pub fn definition(name: &str) -> Option<Value> {
+    let def = match name {
+        "get_schemas" => json!({
+            "name": "get_schemas",
+            "title": "List schemas",
+            "description": "Lists the database schemas that hold tables you may query, with how many such tables each has. Start here, then call get_tables.",
+            "inputSchema": {"type": "object", "properties": {}, "additionalProperties": false},
+            "outputSchema": {
+                "type": "object",
+                "properties": {
+                    "schemas": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "tableCount": {"type": "integer"}
+                        },
+                        "required": ["name", "tableCount"]
+                    }}
+                },
+                "required": ["schemas"]
+            },
+            "annotations": read_only(),
+        }),
+        "get_tables" => json!({
+            "name": "get_tables",
+            "title": "List tables",
+            "description": "Lists the tables and views you may query, with their description and approximate row count. Pass schemaName to list one schema only. Use the qualified name (schema.table) in other tools.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {"schemaName": string_prop("Only tables of this schema (from get_schemas). Omit for all.")},
+                "additionalProperties": false
+            },
+            "outputSchema": {
+                "type": "object",
+                "properties": {
+                    "tables": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "schema": {"type": "string"},
+                            "name": {"type": "string"},
+                            "qualifiedName": {"type": "string"},
+                            "kind": {"type": "string", "enum": ["table", "view"]},
+                            "description": {"type": ["string", "null"]},
+                            "rowEstimate": {"type": ["integer", "null"]}
+                        },
+                        "required": ["schema", "name", "qualifiedName", "kind"]
+                    }}
+                },
+                "required": ["tables"]
+            },
+            "annotations": read_only(),
+        }),
+        "get_columns" => json!({
+            "name": "get_columns",
+            "title": "Describe a table",
+            "description": "Describes the columns of one table or view: name, type, whether it can be null, default, description, primary key and foreign keys. Call it before writing a query on that table.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "schemaName": string_prop("The table's schema; omit to use the database's default schema, or pass tableName as schema.table."),
+                    "tableName": string_prop("The table or view, as listed by get_tables (name or schema.table).")
+                },
+                "required": ["tableName"],
+                "additionalProperties": false
+            },
+            "outputSchema": {
+                "type": "object",
+                "properties": {
+                    "schema": {"type": "string"},
+                    "table": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "description": {"type": ["string", "null"]},
+                    "columns": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "type": {"type": "string"},
+                            "nullable": {"type": "boolean"},
+                            "default": {"type": ["string", "null"]},
+                            "description": {"type": ["string", "null"]},
+                            "primaryKey": {"type": "boolean"}
+                        },
+                        "required": ["name", "type", "nullable", "primaryKey"]
+                    }},
+                    "primaryKey": {"type": "array", "items": {"type": "string"}},
+                    "foreignKeys": {"type": "array", "items": {"type": "object"}}
+                },
+                "required": ["schema", "table", "columns"]
+            },
+            "annotations": read_only(),
+        }),
+        "execute_query_safe" => json!({
+            "name": "execute_query_safe",
+            "title": "Query a table",
+            "description": "Reads rows from one table with a structured query (no SQL text): pick columns, filter with where conditions, sort, limit and offset. Values are always bound, never spliced into SQL. The result says when rows were cut by the row limit. Example: {\"tableName\": \"users\", \"selectColumns\": [{\"field\": \"id\"}, {\"field\": \"name\"}], \"where\": [{\"field\": \"status\", \"op\": \"=\", \"value\": \"active\"}], \"orderBy\": [{\"field\": \"id\", \"direction\": \"desc\"}], \"limit\": 10}",
+            "inputSchema": query::input_schema(),
+            "outputSchema": {
+                "type": "object",
+                "properties": {
+                    "columns": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}, "type": {"type": "string"}},
+                        "required": ["name", "type"]
+                    }},
+                    "rows": {"type": "array", "items": {"type": "array"}},
+                    "rowCount": {"type": "integer"},
+                    "truncated": {"type": "boolean"},
+                    "truncatedBy": {"type": ["string", "null"], "enum": ["rows", "bytes", null]}
+                },
+                "required": ["columns", "rows", "rowCount", "truncated"]
+            },
+            "annotations": read_only(),
+        }),
+        _ => return None,
+    };
+    Some(def)
+}
+
+fn arguments<'a>(args: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>, ToolOutcome> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    let map = match args {
+        Value::Null => EMPTY.get_or_init(Map::new),
+        Value::Object(m) => m,
+        _ => return Err(ToolOutcome::error("arguments must be a JSON object")),
+    };
+    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ToolOutcome::error(format!(
+            "unknown argument {unknown:?}; this tool takes: {}",
+            if allowed.is_empty() {
+                "no arguments".to_owned()
+            } else {
+                allowed.join(", ")
+            }
+        )));
+    }
+    Ok(map)
+}
+
+fn optional_string<'a>(
+    map: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, ToolOutcome> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(ToolOutcome::error(format!("{name} must be a string"))),
+    }
+}
+
+/// Lists schemas with visible tables.
+pub fn get_schemas(grant: &Grant, args: &Value) -> ToolOutcome {
+    if let Err(e) = arguments(args, &[]) {
+        return e;
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &grant.visible {
+        *counts.entry(t.schema.as_str()).or_default() += 1;
+    }
+    let schemas: Vec<Value> = counts
+        .into_iter()
+        .map(|(name, n)| json!({"name": name, "tableCount": n}))
+        .collect();
+    ToolOutcome::ok(json!({"schemas": schemas}))
+}
+
+/// Lists visible tables, optionally of one schema.
+pub fn get_tables(grant: &Grant, args: &Value) -> ToolOutcome {
+    let map = match arguments(args, &["schemaName"]) {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    let schema = match optional_string(map, "schemaName") {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let tables: Vec<Value> = grant
+        .visible
+        .iter()
+        .filter(|t| schema.is_none_or(|s| s.eq_ignore_ascii_case(&t.schema)))
+        .map(|t| {
+            json!({
+                "schema": t.schema,
+                "name": t.name,
+                "qualifiedName": format!("{}.{}", t.schema, t.name),
+                "kind": t.kind,
+                "description": t.comment,
+                "rowEstimate": t.row_estimate,
+            })
+        })
+        .collect();
+    if tables.is_empty()
+        && let Some(s) = schema
+    {
+        return ToolOutcome::error(format!(
+            "no tables you may query in schema {s:?}; call get_schemas for the schemas available"
+        ));
+    }
+    ToolOutcome::ok(json!({"tables": tables}))
+}
+
+/// Finds a visible table by `schema` + `name`, `schema.name`, or a bare name (default schema
+/// first, then a unique match elsewhere).
+fn find_table<'a>(
+    grant: &'a Grant,
+    schema: Option<&str>,
+    name: &str,
+) -> Result<&'a TableInfo, ToolOutcome> {
+    let (schema, name) = match (schema, name.split_once('.')) {
+        (None, Some((s, n)))
+            if !grant
+                .visible
+                .iter()
+                .any(|t| t.name.eq_ignore_ascii_case(name)) =>
+        {
+            (Some(s), n)
+        }
+        _ => (schema, name),
+    };
+    let matches = |t: &&TableInfo, s: &str| {
+        t.schema.eq_ignore_ascii_case(s) && t.name.eq_ignore_ascii_case(name)
+    };
+    let found = match schema {
+        Some(s) => grant.visible.iter().find(|t| matches(t, s)),
+        None => {
+            let default = grant.reader.default_schema();
+            grant
+                .visible
+                .iter()
+                .find(|t| matches(t, &default))
+                .or_else(|| {
+                    let mut all = grant
+                        .visible
+                        .iter()
+                        .filter(|t| t.name.eq_ignore_ascii_case(name));
+                    match (all.next(), all.next()) {
+                        (Some(only), None) => Some(only),
+                        _ => None,
+                    }
+                })
+        }
+    };
+    found.ok_or_else(|| {
+        let shown = match schema {
+            Some(s) => format!("{s}.{name}"),
+            None => name.to_owned(),
+        };
+        ToolOutcome::error(format!(
+            "no table {shown:?} that you may query; call get_tables for the tables available (use schema.table when a name is in several schemas)"
+        ))
+    })
+}
+
+/// Describes one visible table. Foreign keys to tables outside the grant are left out.
+pub fn get_columns(grant: &Grant, args: &Value) -> ToolOutcome {
+    let map = match arguments(args, &["schemaName", "tableName"]) {
+        Ok(m) => m,
+        Err(e) => return e,
+    };
+    let (schema, table) = match (
+        optional_string(map, "schemaName"),
+        optional_string(map, "tableName"),
+    ) {
+        (Ok(s), Ok(Some(t))) => (s, t),
+        (Err(e), _) | (_, Err(e)) => return e,
+        (_, Ok(None)) => {
+            return ToolOutcome::error(
+                "tableName is required: the table to describe, as listed by get_tables",
+            );
+        }
+    };
+    let t = match find_table(grant, schema, table) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let columns: Vec<Value> = t
+        .columns
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "type": c.data_type,
+                "nullable": c.nullable,
+                "default": c.default,
+                "description": c.comment,
+                "primaryKey": t.primary_key.contains(&c.name),
+            })
+        })
+        .collect();
+    let foreign_keys: Vec<Value> = t
+        .foreign_keys
+        .iter()
+        .filter(|fk| {
+            grant
+                .visible
+                .iter()
+                .any(|v| v.schema == fk.referenced_schema && v.name == fk.referenced_table)
+        })
+        .map(|fk| {
+            json!({
+                "columns": fk.columns,
+                "referencedTable": format!("{}.{}", fk.referenced_schema, fk.referenced_table),
+                "referencedColumns": fk.referenced_columns,
+            })
+        })
+        .collect();
+    ToolOutcome::ok(json!({
+        "schema": t.schema,
+        "table": t.name,
+        "kind": t.kind,
+        "description": t.comment,
+        "columns": columns,
+        "primaryKey": t.primary_key,
+        "foreignKeys": foreign_keys,
+    }))
+}
+
+/// What a failed read tells the agent: the database's own message for a bad query, a plain
+/// sentence for everything else (never addresses or credentials).
+fn read_error(e: &TargetError) -> String {
+    match e {
+        TargetError::Query(m) => format!("the database refused the query: {m}"),
+        TargetError::QueryTimeout(ms) => format!(
+            "the query was cancelled after {ms} ms, its time limit; add conditions or a smaller limit"
+        ),
+        TargetError::Busy => {
+            "too many queries are running on this database; try again shortly".into()
+        }
+        TargetError::Unsupported(m) => m.clone(),
+        TargetError::HostNotAllowed(_)
+        | TargetError::UnknownHost(_)
+        | TargetError::Unreachable(_)
+        | TargetError::AuthenticationFailed(_)
+        | TargetError::Timeout(_)
+        | TargetError::NotFound(_) => {
+            "the database cannot be reached right now; try again later".into()
+        }
+    }
+}
+
+/// Plans and runs a structured query.
+pub async fn execute_query_safe(grant: &Grant, args: &Value, limits: ReadLimits) -> ToolOutcome {
+    let parsed = match query::Query::parse(args) {
+        Ok(q) => q,
+        Err(e) => return ToolOutcome::error(e.to_string()),
+    };
+    let plan = match query::plan_for(&parsed, &grant.catalog, &grant.engine, limits.max_rows) {
+        Ok(p) => p,
+        Err(e) => return ToolOutcome::error(e.to_string()),
+    };
+    match grant.reader.read(&plan.statement, limits).await {
+        Ok(result) => {
+            let row_count = result.rows.len();
+            let truncated_by = result.truncated;
+            let value = json!({
+                "columns": result.columns,
+                "rows": result.rows,
+                "rowCount": row_count,
+                "truncated": truncated_by.is_some(),
+                "truncatedBy": truncated_by,
+            });
+            let mut outcome = ToolOutcome::ok(value);
+            outcome.row_count = Some(row_count);
+            outcome
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "query failed");
+            ToolOutcome::error(read_error(&e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use db_configs::{
+        ColumnInfo, ConnectSpec, ConnectionReport, DbConfig, DbConfigId, ForeignKey, Location,
+        Provider, RelationKind, SchemaListing, SchemaSnapshot, TableName, TargetDatabase,
+    };
+    use keys::{KeyId, KeyLimits, McpKey, TablePattern};
+    use time::OffsetDateTime;
+
+    struct NoTarget;
+
+    #[async_trait::async_trait]
+    impl TargetDatabase for NoTarget {
+        async fn test(
+            &self,
+            _: &ConnectSpec,
+            _: Option<&TableName>,
+        ) -> Result<ConnectionReport, TargetError> {
+            Err(TargetError::Unsupported("no".into()))
+        }
+        async fn discover(&self, _: &ConnectSpec) -> Result<Vec<SchemaListing>, TargetError> {
+            Err(TargetError::Unsupported("no".into()))
+        }
+        async fn introspect(&self, _: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {
+            Err(TargetError::Unsupported("no".into()))
+        }
+    }
+
+    fn table(schema: &str, name: &str, fk_to: Option<&str>) -> TableInfo {
+        TableInfo {
+            schema: schema.into(),
+            name: name.into(),
+            kind: RelationKind::Table,
+            comment: Some(format!("about {name}")),
+            row_estimate: Some(10),
+            columns: vec![ColumnInfo {
+                name: "id".into(),
+                data_type: "integer".into(),
+                nullable: false,
+                default: None,
+                comment: None,
+            }],
+            primary_key: vec!["id".into()],
+            foreign_keys: fk_to
+                .map(|t| ForeignKey {
+                    name: "fk".into(),
+                    columns: vec!["id".into()],
+                    referenced_schema: schema.into(),
+                    referenced_table: t.into(),
+                    referenced_columns: vec!["id".into()],
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn grant(whitelist: &[&str], allowed: &[&str]) -> Grant {
+        let now = OffsetDateTime::now_utc();
+        let config = DbConfig {
+            id: DbConfigId::new(),
+            name: "shop".into(),
+            description: None,
+            provider: Provider::Sqlite,
+            location: Location::File {
+                path: "x.db".into(),
+            },
+            has_password: false,
+            allowed_tables: allowed
+                .iter()
+                .map(|t| TableName::parse(t, "t").unwrap())
+                .collect(),
+            is_primary: false,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            schema_refreshed_at: Some(now),
+        };
+        let reader = Reader {
+            spec: ConnectSpec {
+                provider: Provider::Sqlite,
+                location: config.location.clone(),
+                password: None,
+                resolved: None,
+                connect_timeout_secs: 1,
+                pool_key: Some(config.id),
+            },
+            config,
+            target: Arc::new(NoTarget),
+            snapshot: Arc::new(SchemaSnapshot {
+                tables: vec![
+                    table("main", "orders", Some("secrets")),
+                    table("main", "customers", None),
+                    table("main", "secrets", None),
+                    table("other", "orders", Some("customers")),
+                ],
+                refreshed_at: now,
+            }),
+        };
+        let key = McpKey {
+            id: KeyId::new(),
+            name: "k".into(),
+            prefix: "sluice_000000000000".into(),
+            db_config_id: reader.config.id,
+            allowed_tools: vec!["get_tables".into()],
+            table_whitelist: whitelist
+                .iter()
+                .map(|t| TablePattern::parse(t, "w").unwrap())
+                .collect(),
+            limits: KeyLimits::default(),
+            allowed_origins: vec![],
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let stored = keys::StoredKey {
+            key,
+            hash: vec![],
+            connection_usable: true,
+        };
+        Grant::new(Arc::new(stored), Arc::new(reader))
+    }
+
+    fn names(outcome: &ToolOutcome) -> Vec<String> {
+        outcome.structured.as_ref().unwrap()["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["qualifiedName"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn discovery_shows_the_whitelist_within_the_connections_tables() {
+        let g = grant(
+            &["orders", "main.secrets"],
+            &["main.orders", "main.customers"],
+        );
+        assert_eq!(names(&get_tables(&g, &Value::Null)), ["main.orders"]);
+        let g = grant(&["*"], &[]);
+        assert_eq!(
+            names(&get_tables(&g, &json!({"schemaName": "OTHER"}))),
+            ["other.orders"]
+        );
+        let schemas = get_schemas(&g, &json!({}));
+        assert_eq!(
+            schemas.structured.unwrap()["schemas"],
+            json!([{"name": "main", "tableCount": 3}, {"name": "other", "tableCount": 1}])
+        );
+    }
+
+    #[test]
+    fn a_table_outside_the_grant_reads_like_one_that_does_not_exist() {
+        let g = grant(&["main.orders"], &[]);
+        let hidden = get_columns(&g, &json!({"tableName": "secrets"}));
+        let missing = get_columns(&g, &json!({"tableName": "nothing"}));
+        assert!(hidden.is_error && missing.is_error);
+        assert_eq!(
+            hidden.text.replace("secrets", "X"),
+            missing.text.replace("nothing", "X")
+        );
+        let shown = get_columns(&g, &json!({"tableName": "main.orders"}));
+        let value = shown.structured.unwrap();
+        assert_eq!(value["columns"][0]["primaryKey"], true);
+        assert_eq!(
+            value["foreignKeys"],
+            json!([]),
+            "a foreign key to a hidden table would reveal it"
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_the_agent_can_fix() {
+        let g = grant(&["*"], &[]);
+        let e = get_tables(&g, &json!({"schema": "main"}));
+        assert!(e.is_error && e.text.contains("schemaName"), "{}", e.text);
+        let e = get_columns(&g, &json!({}));
+        assert!(e.is_error && e.text.contains("tableName"), "{}", e.text);
+        let e = get_tables(&g, &json!([1]));
+        assert!(e.is_error);
+    }
+
+    #[test]
+    fn every_tool_is_described_and_read_only() {
+        for name in keys::BUILTIN_TOOLS {
+            let def = definition(name).unwrap();
+            assert_eq!(def["name"], *name);
+            assert!(def["description"].as_str().is_some_and(|d| d.len() > 20));
+            assert_eq!(def["inputSchema"]["type"], "object");
+            assert_eq!(def["outputSchema"]["type"], "object");
+            assert_eq!(def["annotations"]["readOnlyHint"], true);
+        }
+        assert!(definition("drop_table").is_none());
+    }
+}
