@@ -3,6 +3,7 @@
 //! key and its rate limit, builds each key's tool catalog, and dispatches tool calls.
 
 mod http;
+pub mod protocol;
 mod ratelimit;
 mod tools;
 
