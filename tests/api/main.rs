@@ -7,6 +7,7 @@ mod db_configs;
 mod db_targets;
 mod errors;
 mod helpers;
+mod mcp;
 mod mcp_keys;
 mod migrations;
 mod operations;

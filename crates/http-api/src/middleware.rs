@@ -54,6 +54,8 @@ pub async fn request_context(
         path = %req.path(),
     );
     let started = Instant::now();
+    // `/mcp` answers with JSON-RPC errors, which MCP clients read; they are left as they are.
+    let is_mcp = req.path() == "/mcp";
     // Handlers and extractors turn their errors into responses, so an `Err` here can only
     // come from the framework itself; it is passed on as it is.
     let mut res = next
@@ -62,7 +64,7 @@ pub async fn request_context(
         .await?
         .map_into_boxed_body();
     let status = res.status();
-    if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) {
+    if (status.is_client_error() || status.is_server_error()) && !is_problem(&res) && !is_mcp {
         res = res.map_body(|head, _| {
             let p = generic_problem(head.status);
             let rebuilt = problem_response(&p);

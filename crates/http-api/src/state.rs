@@ -36,6 +36,7 @@ pub struct AppState {
     pub auth: accounts::AuthService,
     pub db_configs: db_configs::DbConfigService,
     pub keys: keys::KeyService,
+    pub mcp: Arc<mcp::McpService>,
     pub readiness: Arc<dyn ReadinessCheck>,
     pub settings: HttpSettings,
 }

@@ -5,10 +5,12 @@
 mod http;
 pub mod protocol;
 mod ratelimit;
+mod service;
 mod tools;
 
 pub use http::{HttpMethod, McpBody, McpHttpRequest, McpHttpResponse};
 pub use ratelimit::RateLimiter;
+pub use service::{McpService, McpSettings};
 pub use tools::{
     Grant, ToolOutcome, definition, execute_query_safe, get_columns, get_schemas, get_tables,
 };

@@ -122,13 +122,21 @@ pub fn key_service(settings: &Settings, store: &PgStore, master: &MasterKey) -> 
 }
 
 /// Follows the change feed: drops cached keys (and connections) that changed on any instance.
-fn spawn_change_feed(store: &PgStore, keys: KeyService) {
+fn spawn_change_feed(store: &PgStore, keys: KeyService, mcp: Arc<mcp::McpService>) {
     store.spawn_change_feed(move |event| match event {
-        FeedEvent::Connected => keys.set_feed_live(true),
-        FeedEvent::Disconnected => keys.set_feed_live(false),
+        FeedEvent::Connected => {
+            keys.set_feed_live(true);
+            mcp.forget_all();
+        }
+        FeedEvent::Disconnected => {
+            keys.set_feed_live(false);
+            mcp.forget_all();
+        }
         FeedEvent::Changed(Change::Key(id)) => keys.key_changed(keys::KeyId::from_uuid(id)),
         FeedEvent::Changed(Change::DbConfig(id)) => {
-            keys.connection_changed(db_configs::DbConfigId::from_uuid(id));
+            let id = db_configs::DbConfigId::from_uuid(id);
+            keys.connection_changed(id);
+            mcp.connection_changed(id);
         }
     });
 }
@@ -211,12 +219,28 @@ impl Application {
             Duration::from_secs(settings.targets.refresh_interval_secs),
         );
         let keys = key_service(settings, &store, master);
-        spawn_change_feed(&store, keys.clone());
+        let m = &settings.mcp;
+        let mcp = Arc::new(mcp::McpService::new(
+            keys.clone(),
+            db_configs.clone(),
+            mcp::McpSettings {
+                allowed_hosts: m.allowed_hosts.clone(),
+                allowed_origins: m.allowed_origins.clone(),
+                default_max_rows: m.default_max_rows,
+                default_timeout: Duration::from_millis(m.default_timeout_ms.into()),
+                max_result_bytes: m.max_result_bytes,
+                default_rate_limit_per_minute: m.default_rate_limit_per_minute,
+                reader_ttl: Duration::from_secs(30),
+                server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+        ));
+        spawn_change_feed(&store, keys.clone(), mcp.clone());
         spawn_last_used_writer(keys.clone(), LAST_USED_INTERVAL);
         let state = AppState {
             auth: auth_service(settings, &store, master),
             db_configs,
             keys: keys.clone(),
+            mcp,
             readiness: Arc::new(StoreReadiness(store.clone())),
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,

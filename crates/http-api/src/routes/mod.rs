@@ -5,6 +5,7 @@ pub(crate) mod db_adhoc;
 pub(crate) mod db_configs;
 pub(crate) mod db_management;
 pub(crate) mod health;
+pub(crate) mod mcp;
 pub(crate) mod mcp_keys;
 
 use actix_web::middleware::from_fn;
@@ -112,6 +113,11 @@ pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig)
                             .route(web::patch().to(mcp_keys::update))
                             .route(web::delete().to(mcp_keys::revoke)),
                     ),
+            )
+            .service(
+                web::resource("/mcp")
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(mcp::preflight))
+                    .route(web::route().to(mcp::endpoint)),
             )
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
             .service(web::resource("/api/docs").route(web::get().to(docs_redirect)))

@@ -1,0 +1,398 @@
+//! The `/mcp` endpoint as a service: Host and Origin checks, the key, its rate limit, then
+//! JSON-RPC dispatch in the request's era. Transport-neutral: the HTTP adapter hands in an
+//! [`McpHttpRequest`] and writes out the [`McpHttpResponse`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use db_configs::{DbConfigId, DbConfigService, ReadLimits, Reader};
+use keys::{KeyId, KeyService, StoredKey};
+use serde_json::{Value, json};
+
+use crate::protocol::{self, Era, MODERN_VERSION, Message, Refusal, code};
+use crate::{
+    Grant, HttpMethod, McpBody, McpHttpRequest, McpHttpResponse, RateLimiter, ToolOutcome, tools,
+};
+
+/// Settings of the endpoint.
+#[derive(Debug, Clone)]
+pub struct McpSettings {
+    /// Host names answered besides loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed for every key (loopback origins always are).
+    pub allowed_origins: Vec<String>,
+    pub default_max_rows: u32,
+    pub default_timeout: Duration,
+    pub max_result_bytes: usize,
+    pub default_rate_limit_per_minute: u32,
+    /// How long a connection's settings and snapshot are reused (changes drop them at once).
+    pub reader_ttl: Duration,
+    pub server_version: String,
+}
+
+/// The MCP endpoint.
+pub struct McpService {
+    keys: KeyService,
+    connections: DbConfigService,
+    settings: McpSettings,
+    limiter: RateLimiter,
+    readers: Mutex<HashMap<DbConfigId, (Instant, Arc<Reader>)>>,
+    grants: Mutex<HashMap<KeyId, Arc<Grant>>>,
+}
+
+impl std::fmt::Debug for McpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1")
+}
+
+/// The host part of a `Host` header (`name:port`, `[v6]:port`).
+fn host_name(header: &str) -> String {
+    let h = header.trim().to_ascii_lowercase();
+    if let Some(rest) = h.strip_prefix('[') {
+        return rest
+            .split_once(']')
+            .map_or(h.clone(), |(v6, _)| format!("[{v6}]"));
+    }
+    h.rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(h.clone(), |(name, _)| name.to_owned())
+}
+
+fn refusal_response(r: &Refusal) -> McpHttpResponse {
+    McpHttpResponse::json(r.status, r.body().to_string())
+}
+
+fn error_response(status: u16, code: i64, message: &str) -> McpHttpResponse {
+    McpHttpResponse::json(
+        status,
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
+            .to_string(),
+    )
+}
+
+/// -32001: the request is not allowed (key, host, origin); -32029: rate limited.
+const NOT_ALLOWED: i64 = -32001;
+const RATE_LIMITED: i64 = -32029;
+
+impl McpService {
+    pub fn new(keys: KeyService, connections: DbConfigService, settings: McpSettings) -> Self {
+        Self {
+            keys,
+            connections,
+            settings,
+            limiter: RateLimiter::default(),
+            readers: Mutex::default(),
+            grants: Mutex::default(),
+        }
+    }
+
+    /// A connection changed somewhere: drop what was cached for it.
+    pub fn connection_changed(&self, id: DbConfigId) {
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, g| g.reader.config.id != id);
+    }
+
+    /// The change feed reconnected or dropped: nothing cached can be trusted.
+    pub fn forget_all(&self) {
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn host_allowed(&self, host: Option<&str>) -> bool {
+        let Some(host) = host else { return true };
+        let name = host_name(host);
+        is_loopback_host(&name)
+            || self
+                .settings
+                .allowed_hosts
+                .iter()
+                .any(|h| h == "*" || h.eq_ignore_ascii_case(&name))
+    }
+
+    /// `Some(true)` allowed for everyone, `Some(false)` only if the key allows it.
+    fn origin_globally_allowed(&self, origin: &str) -> bool {
+        let Ok(url) = url::Url::parse(origin) else {
+            return false;
+        };
+        let serialized = url.origin().ascii_serialization();
+        url.host_str()
+            .is_some_and(|h| is_loopback_host(&h.to_ascii_lowercase()))
+            || self
+                .settings
+                .allowed_origins
+                .iter()
+                .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&serialized))
+    }
+
+    /// Answers one request to `/mcp`.
+    pub async fn handle(&self, request: McpHttpRequest) -> McpHttpResponse {
+        if !self.host_allowed(request.host.as_deref()) {
+            return error_response(403, NOT_ALLOWED, "this server does not answer to that Host");
+        }
+        if request.method != HttpMethod::Post {
+            return McpHttpResponse::empty(405).with_header("Allow", "POST");
+        }
+        let origin_needs_key = request
+            .origin
+            .as_deref()
+            .is_some_and(|o| !self.origin_globally_allowed(o));
+        let key = match self.keys.verify(request.key.as_deref().unwrap_or("")).await {
+            Ok(k) => k,
+            Err(keys::KeyAuthError::Unavailable) => {
+                return error_response(503, -32603, "keys cannot be verified right now; retry");
+            }
+            Err(reason) => {
+                if origin_needs_key {
+                    return error_response(403, NOT_ALLOWED, "this Origin is not allowed");
+                }
+                tracing::info!(reason = %reason, "MCP key refused");
+                return error_response(
+                    401,
+                    NOT_ALLOWED,
+                    "a valid MCP key is required (X-MCP-Server-Key or Authorization: Bearer)",
+                )
+                .with_header("WWW-Authenticate", "Bearer");
+            }
+        };
+        if origin_needs_key {
+            let origin = request.origin.as_deref().unwrap_or_default();
+            let allowed = url::Url::parse(origin).is_ok_and(|u| {
+                let o = u.origin().ascii_serialization();
+                key.key
+                    .allowed_origins
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&o))
+            });
+            if !allowed {
+                return error_response(403, NOT_ALLOWED, "this Origin is not allowed for the key");
+            }
+        }
+        let per_minute = key
+            .key
+            .limits
+            .rate_limit_per_minute
+            .unwrap_or(self.settings.default_rate_limit_per_minute);
+        if let Err(wait) = self.limiter.check(key.key.id, per_minute, Instant::now()) {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            return error_response(
+                429,
+                RATE_LIMITED,
+                &format!(
+                    "rate limit of {per_minute} requests per minute reached; retry in {secs} s"
+                ),
+            )
+            .with_header("Retry-After", secs.to_string());
+        }
+        let message = match protocol::parse(&request.body) {
+            Ok(m) => m,
+            Err(r) => return refusal_response(&r),
+        };
+        let era = match protocol::era(&request, &message) {
+            Ok(e) => e,
+            Err(r) => return refusal_response(&r),
+        };
+        let Some(id) = message.id.clone() else {
+            return McpHttpResponse::empty(202);
+        };
+        let outcome = match era {
+            Era::Modern => self.modern(&key, &message).await,
+            Era::Legacy(_) => self.legacy(&key, &message).await,
+        };
+        let (status, body) = match outcome {
+            Ok(result) => (200, json!({"jsonrpc": "2.0", "id": id, "result": result})),
+            Err((code, message)) => {
+                let status = match (era, code) {
+                    (Era::Legacy(_), _) => 200,
+                    (Era::Modern, code::METHOD_NOT_FOUND) => 404,
+                    (Era::Modern, code::INVALID_PARAMS) => 400,
+                    (Era::Modern, _) => 200,
+                };
+                (
+                    status,
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+                )
+            }
+        };
+        let text = body.to_string();
+        let wants_json = request.accept.as_deref().is_none_or(|a| {
+            a.contains("application/json") || a.contains("*/*") || !a.contains("text/event-stream")
+        });
+        McpHttpResponse {
+            status,
+            headers: Vec::new(),
+            body: if wants_json {
+                McpBody::Json(text)
+            } else {
+                McpBody::EventStream(format!("event: message\ndata: {text}\n\n"))
+            },
+        }
+    }
+
+    fn server_info(&self) -> Value {
+        json!({"name": "sluice", "title": "Sluice", "version": self.settings.server_version})
+    }
+
+    fn tool_list(key: &StoredKey) -> Vec<Value> {
+        keys::BUILTIN_TOOLS
+            .iter()
+            .filter(|t| key.key.grants_tool(t))
+            .filter_map(|t| tools::definition(t))
+            .collect()
+    }
+
+    async fn legacy(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
+        match m.method.as_str() {
+            "initialize" => {
+                let requested = m.params.get("protocolVersion").and_then(Value::as_str);
+                Ok(json!({
+                    "protocolVersion": protocol::negotiate(requested),
+                    "capabilities": {"tools": {"listChanged": false}},
+                    "serverInfo": self.server_info(),
+                }))
+            }
+            "ping" => Ok(json!({})),
+            "tools/list" => Ok(json!({"tools": Self::tool_list(key)})),
+            "tools/call" => self.call(key, m).await,
+            other => Err((code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
+        }
+    }
+
+    async fn modern(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
+        let meta = json!({"io.modelcontextprotocol/serverInfo": self.server_info()});
+        let mut result = match m.method.as_str() {
+            "server/discover" => json!({
+                "supportedVersions": [MODERN_VERSION],
+                "capabilities": {"tools": {}},
+                "cacheScope": "private",
+                "ttlMs": 0,
+            }),
+            "tools/list" => json!({
+                "tools": Self::tool_list(key),
+                "cacheScope": "private",
+                "ttlMs": 0,
+            }),
+            "tools/call" => self.call(key, m).await?,
+            other => return Err((code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
+        };
+        result["resultType"] = json!("complete");
+        result["_meta"] = meta;
+        Ok(result)
+    }
+
+    async fn call(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
+        let name = m.params.get("name").and_then(Value::as_str).unwrap_or("");
+        if !key.key.grants_tool(name) || tools::definition(name).is_none() {
+            return Err((code::INVALID_PARAMS, format!("Unknown tool: {name}")));
+        }
+        let args = m.params.get("arguments").cloned().unwrap_or(Value::Null);
+        let outcome = match self.grant(key).await {
+            Ok(grant) => self.run(&grant, name, &args).await,
+            Err(text) => ToolOutcome::error(text),
+        };
+        let mut result = json!({
+            "content": [{"type": "text", "text": outcome.text}],
+            "isError": outcome.is_error,
+        });
+        if let Some(s) = outcome.structured {
+            result["structuredContent"] = s;
+        }
+        Ok(result)
+    }
+
+    async fn run(&self, grant: &Grant, name: &str, args: &Value) -> ToolOutcome {
+        match name {
+            "get_schemas" => tools::get_schemas(grant, args),
+            "get_tables" => tools::get_tables(grant, args),
+            "get_columns" => tools::get_columns(grant, args),
+            "execute_query_safe" => {
+                let k = &grant.key.key.limits;
+                let limits = ReadLimits {
+                    max_rows: k.max_rows.unwrap_or(self.settings.default_max_rows) as usize,
+                    max_bytes: self.settings.max_result_bytes,
+                    timeout: k.timeout_ms.map_or(self.settings.default_timeout, |ms| {
+                        Duration::from_millis(ms.into())
+                    }),
+                };
+                tools::execute_query_safe(grant, args, limits).await
+            }
+            _ => ToolOutcome::error(format!("Unknown tool: {name}")),
+        }
+    }
+
+    async fn reader(&self, id: DbConfigId) -> Result<Arc<Reader>, String> {
+        if let Some((at, r)) = self
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            && at.elapsed() < self.settings.reader_ttl
+        {
+            return Ok(r.clone());
+        }
+        let reader = self.connections.reader(id).await.map_err(|e| {
+            tracing::warn!(connection = %id, error = %e, "cannot prepare reads");
+            "the database cannot be reached right now; try again later".to_owned()
+        })?;
+        let reader = Arc::new(reader);
+        self.readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, (Instant::now(), reader.clone()));
+        Ok(reader)
+    }
+
+    async fn grant(&self, key: &Arc<StoredKey>) -> Result<Arc<Grant>, String> {
+        let reader = self.reader(key.key.db_config_id).await?;
+        if let Some(g) = self
+            .grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key.key.id)
+            && Arc::ptr_eq(&g.key, key)
+            && Arc::ptr_eq(&g.reader, &reader)
+        {
+            return Ok(g.clone());
+        }
+        let grant = Arc::new(Grant::new(key.clone(), reader));
+        self.grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.key.id, grant.clone());
+        Ok(grant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_lose_their_port() {
+        assert_eq!(host_name("LOCALHOST:8080"), "localhost");
+        assert_eq!(host_name("[::1]:3000"), "[::1]");
+        assert_eq!(host_name("example.com"), "example.com");
+        assert!(is_loopback_host(&host_name("127.0.0.1:1")));
+        assert!(!is_loopback_host(&host_name("evil.example.com:80")));
+        assert!(!is_loopback_host(&host_name("localhost.evil.com")));
+    }
+}
