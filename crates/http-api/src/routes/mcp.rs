@@ -86,9 +86,12 @@ pub(crate) async fn preflight(req: HttpRequest) -> HttpResponse {
         out.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, o))
             .insert_header((header::VARY, "Origin"));
     }
-    out.insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST, GET, DELETE, OPTIONS"))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
-        .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "Mcp-Session-Id"))
-        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
-        .finish()
+    out.insert_header((
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        "POST, GET, DELETE, OPTIONS",
+    ))
+    .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOWED_HEADERS))
+    .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "Mcp-Session-Id"))
+    .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+    .finish()
 }
