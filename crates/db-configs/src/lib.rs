@@ -8,6 +8,7 @@ mod hosts;
 mod model;
 mod pools;
 mod ports;
+pub mod results;
 mod service;
 
 pub use connstr::{parse_connection_string, render_connection_string};

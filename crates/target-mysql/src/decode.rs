@@ -9,7 +9,7 @@ use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::{Column, Value};
 use serde_json::Value as Json;
 
-use crate::result::{decimal, float};
+use db_configs::results::{decimal, float};
 
 /// The character set of binary strings.
 const BINARY: u16 = 63;

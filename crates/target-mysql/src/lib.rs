@@ -22,7 +22,6 @@ use crate::read::MyPool;
 
 mod decode;
 mod read;
-mod result;
 
 /// MySQL and MariaDB databases, with one bounded pool per stored connection, built on first
 /// use, rebuilt when the connection's settings change and closed when it changes or is

@@ -15,7 +15,7 @@ use mysql_async::{Conn, Opts, Params, Pool, Statement, Value};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::decode::{to_json, type_name};
-use crate::result::Collector;
+use db_configs::results::Collector;
 
 /// Run on every new connection (and after a reset): reads only, times in UTC.
 pub(crate) const SESSION_SETUP: [&str; 2] = [

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio_postgres::types::{FromSql, Kind, Type};
 
-use crate::result::{decimal, float};
+use db_configs::results::{decimal, float};
 
 /// The bytes of a value as the server sent them, whatever its type.
 pub(crate) struct Raw<'a>(pub(crate) &'a [u8]);

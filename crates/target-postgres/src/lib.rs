@@ -25,7 +25,6 @@ use crate::read::PgPool;
 
 mod decode;
 mod read;
-mod result;
 mod tls;
 
 /// PostgreSQL databases, with one bounded pool per stored connection, built on first use,

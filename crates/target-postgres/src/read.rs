@@ -21,7 +21,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::decode::{Raw, to_json, type_name};
-use crate::result::Collector;
+use db_configs::results::Collector;
 
 /// Makes every transaction of a session read-only unless it says otherwise.
 pub(crate) const READ_ONLY_SESSION: &str = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY";

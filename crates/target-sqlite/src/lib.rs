@@ -16,7 +16,6 @@ use db_configs::{
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 mod read;
-mod result;
 
 /// SQLite database files on the Sluice host.
 #[derive(Debug, Clone, Default)]

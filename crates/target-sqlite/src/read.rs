@@ -18,8 +18,8 @@ use rusqlite::{Connection, ErrorCode};
 use serde_json::Value as Json;
 use tokio::sync::Semaphore;
 
-use crate::result::{Collector, decimal, float};
 use crate::{file_path, open_read_only};
+use db_configs::results::{Collector, decimal, float};
 
 /// Handles open on one file at most: reads beyond it wait, then are `Busy`.
 pub(crate) const MAX_HANDLES_PER_FILE: usize = 8;

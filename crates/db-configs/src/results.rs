@@ -1,15 +1,15 @@
 //! Building a result within its limits: at most `max_rows` rows, at most `max_bytes` of values
-//! (their approximate size as JSON), and why rows were left out. Every target adapter carries
-//! the same copy of this file, so each enforces the limits itself.
+//! (their approximate size as JSON), and why rows were left out. Every target adapter builds
+//! its results with this, so each enforces the limits itself.
 
 use std::fmt::Write as _;
 
-use db_configs::{ReadLimits, ResultColumn, ResultSet, Truncation};
+use crate::{ReadLimits, ResultColumn, ResultSet, Truncation};
 use serde_json::{Number, Value};
 
 /// Rows kept so far, and whether a cap was reached.
 #[derive(Debug)]
-pub(crate) struct Collector {
+pub struct Collector {
     max_rows: usize,
     max_bytes: usize,
     bytes: usize,
@@ -18,7 +18,7 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub(crate) fn new(limits: &ReadLimits) -> Self {
+    pub fn new(limits: &ReadLimits) -> Self {
         Self {
             max_rows: limits.max_rows,
             max_bytes: limits.max_bytes,
@@ -30,18 +30,18 @@ impl Collector {
 
     /// Whether `max_rows` rows are kept: a further row only tells the result was cut, and
     /// need not be decoded (see [`Collector::cut_rows`]).
-    pub(crate) fn is_full(&self) -> bool {
+    pub fn is_full(&self) -> bool {
         self.rows.len() >= self.max_rows
     }
 
     /// Records that the query had more rows than `max_rows`.
-    pub(crate) fn cut_rows(&mut self) {
+    pub fn cut_rows(&mut self) {
         self.truncated = Some(Truncation::Rows);
     }
 
     /// Keeps `row` unless it would take the values past `max_bytes`. Returns false when the
     /// result is complete and no further row should be fetched.
-    pub(crate) fn push(&mut self, row: Vec<Value>) -> bool {
+    pub fn push(&mut self, row: Vec<Value>) -> bool {
         if self.is_full() {
             self.cut_rows();
             return false;
@@ -57,7 +57,7 @@ impl Collector {
         true
     }
 
-    pub(crate) fn finish(self, columns: Vec<ResultColumn>) -> ResultSet {
+    pub fn finish(self, columns: Vec<ResultColumn>) -> ResultSet {
         ResultSet {
             columns,
             rows: self.rows,
@@ -77,7 +77,7 @@ impl std::fmt::Write for Counter {
 }
 
 /// The length of `value` written as JSON, close enough to bound a response.
-pub(crate) fn json_size(value: &Value) -> usize {
+pub fn json_size(value: &Value) -> usize {
     match value {
         Value::Null => 4,
         Value::Bool(true) => 4,
@@ -114,7 +114,7 @@ fn string_size(s: &str) -> usize {
 }
 
 /// A floating-point value: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"` (JSON has none).
-pub(crate) fn float(x: f64) -> Value {
+pub fn float(x: f64) -> Value {
     match Number::from_f64(x) {
         Some(n) => Value::Number(n),
         None if x.is_nan() => Value::String("NaN".into()),
@@ -125,7 +125,7 @@ pub(crate) fn float(x: f64) -> Value {
 
 /// An exact decimal written in plain notation (`-12.50`): a JSON number when the value reads
 /// back from a double unchanged, else the text itself, so no digit is ever lost.
-pub(crate) fn decimal(text: &str) -> Value {
+pub fn decimal(text: &str) -> Value {
     // Trailing zeros of a fraction are scale, not value: 12.50 is the number 12.5.
     let plain = match text.split_once('.') {
         Some((whole, fraction)) => {
