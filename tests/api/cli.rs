@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TEST_MASTER_KEY, TestDb};
 
-const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+pub(crate) const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// The binary with a clean environment: only what the test sets.
-fn sluice(envs: &[(&str, &str)]) -> Command {
+pub(crate) fn sluice(envs: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(SLUICE);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -125,14 +125,15 @@ async fn development_generates_a_master_key_once_and_create_admin_prints_the_pas
     std::fs::remove_dir_all(dir).ok();
 }
 
-struct Running {
+/// A `sluice serve` child process, its log lines and the port it listens on.
+pub(crate) struct Running {
     child: std::process::Child,
     lines: mpsc::Receiver<String>,
     log: Vec<String>,
-    port: u16,
+    pub(crate) port: u16,
 }
 
-fn start(envs: &[(&str, &str)]) -> Running {
+pub(crate) fn start(envs: &[(&str, &str)]) -> Running {
     let mut child = sluice(envs)
         .arg("serve")
         .stdout(Stdio::piped())
@@ -172,7 +173,7 @@ fn start(envs: &[(&str, &str)]) -> Running {
 }
 
 impl Running {
-    fn stop_and_collect(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn stop_and_collect(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -185,7 +186,17 @@ impl Running {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
             self.log.push(line);
         }
-        (status, self.log)
+        (status, std::mem::take(&mut self.log))
+    }
+}
+
+impl Drop for Running {
+    /// A test that fails half-way leaves no server behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod db_configs;
 mod db_targets;
 mod errors;
+mod fleet;
 mod helpers;
 mod mcp;
 mod mcp_keys;
