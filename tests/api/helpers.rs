@@ -551,3 +551,403 @@ impl Drop for TargetMaria {
         });
     }
 }
+
+/// The engine a [`ShopTarget`] lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Maria,
+    Sqlite,
+}
+
+/// Orders in a [`ShopTarget`].
+pub const SHOP_ORDERS: i64 = 200;
+/// Orders `1..=SHOP_NOTED_ORDERS` carry a note of [`SHOP_NOTE_CHARS`] characters.
+pub const SHOP_NOTED_ORDERS: i64 = 30;
+pub const SHOP_NOTE_CHARS: usize = 1000;
+/// The order holding one huge note of [`SHOP_HUGE_NOTE_CHARS`] characters.
+pub const SHOP_HUGE_ORDER: i64 = 31;
+pub const SHOP_HUGE_NOTE_CHARS: usize = 50_000;
+/// The only value of the table no key is given: it must never reach an agent.
+pub const SHOP_SECRET: &str = "tok-SECRET-7f3a9c";
+
+/// The same small shop on every engine, for tests that run one body per provider:
+/// `customers` (3 rows: text with quotes and non-ASCII letters, a null, decimals,
+/// timestamps), `orders` ([`SHOP_ORDERS`] rows, amount `id + 0.5`, some with big notes) and
+/// `secrets` (readable by the login, meant to stay outside every key's whitelist). The
+/// login may read all three (so only Sluice keeps `secrets` out). Dropped at the end.
+#[derive(Debug)]
+pub struct ShopTarget {
+    pub engine: Engine,
+    /// The database (PostgreSQL, MariaDB) or the file path (SQLite).
+    pub database: String,
+    /// Where the tables are: `shop`, the database name, or `main`.
+    pub schema: String,
+    pub reader: String,
+    pub reader_password: String,
+}
+
+fn shop_inserts(prefix: &str) -> Vec<String> {
+    let customers = format!(
+        "INSERT INTO {prefix}customers (id, name, email, balance, joined_at) VALUES \
+         (1, 'Ada Lovelace', 'ada@example.com', 12.50, '2024-01-02 03:04:05'), \
+         (2, 'Zoë O''Brien ✓', NULL, 0.10, '2023-12-31 23:59:59'), \
+         (3, 'Edsger', 'edsger@example.com', -7.25, '2024-02-29 12:00:00')"
+    );
+    let orders: Vec<String> = (1..=SHOP_ORDERS)
+        .map(|i| {
+            let note = match i {
+                _ if i <= SHOP_NOTED_ORDERS => {
+                    format!("'{i:04}{}'", "x".repeat(SHOP_NOTE_CHARS - 4))
+                }
+                SHOP_HUGE_ORDER => format!("'{}'", "h".repeat(SHOP_HUGE_NOTE_CHARS)),
+                _ => "NULL".to_owned(),
+            };
+            format!(
+                "({i}, {}, {i}.50, '2024-03-01 10:{:02}:00', {note})",
+                1 + i % 3,
+                i % 60
+            )
+        })
+        .collect();
+    vec![
+        customers,
+        format!(
+            "INSERT INTO {prefix}orders (id, customer_id, amount, placed_at, note) VALUES {}",
+            orders.join(", ")
+        ),
+        format!("INSERT INTO {prefix}secrets (id, token) VALUES (1, '{SHOP_SECRET}')"),
+    ]
+}
+
+impl ShopTarget {
+    pub async fn new(engine: Engine) -> Self {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let reader_password = format!("pw-{}", &id[..16]);
+        match engine {
+            Engine::Postgres => {
+                let database = format!("sluice_shop_{id}");
+                let reader = format!("sluice_shop_{}", &id[id.len() - 12..]);
+                let admin = admin_client().await;
+                for sql in [
+                    format!("CREATE DATABASE {database}"),
+                    format!("CREATE ROLE {reader} LOGIN PASSWORD '{reader_password}'"),
+                ] {
+                    admin.batch_execute(&sql).await.unwrap();
+                }
+                let (c, conn) = tokio_postgres::connect(&url_for(&database), NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                c.batch_execute(
+                    "CREATE SCHEMA shop;
+                     CREATE TABLE shop.customers (id bigint PRIMARY KEY, name text NOT NULL, email text,
+                         balance numeric(10, 2) NOT NULL, joined_at timestamp NOT NULL);
+                     CREATE TABLE shop.orders (id bigint PRIMARY KEY,
+                         customer_id bigint NOT NULL REFERENCES shop.customers (id),
+                         amount numeric(10, 2) NOT NULL, placed_at timestamp NOT NULL, note text);
+                     CREATE TABLE shop.secrets (id int PRIMARY KEY, token text NOT NULL);",
+                )
+                .await
+                .unwrap();
+                for sql in shop_inserts("shop.") {
+                    c.batch_execute(&sql).await.unwrap();
+                }
+                c.batch_execute(&format!(
+                    "ANALYZE;
+                     GRANT USAGE ON SCHEMA shop TO {reader};
+                     GRANT SELECT ON ALL TABLES IN SCHEMA shop TO {reader};
+                     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+                     REVOKE CREATE ON DATABASE {database} FROM PUBLIC;"
+                ))
+                .await
+                .unwrap();
+                Self {
+                    engine,
+                    database,
+                    schema: "shop".into(),
+                    reader,
+                    reader_password,
+                }
+            }
+            Engine::Maria => {
+                use mysql_async::prelude::Queryable as _;
+                let database = format!("sluice_shop_{}", &id[id.len() - 16..]);
+                let reader = format!("sl_s_{}", &id[id.len() - 10..]);
+                let mut c = mysql_admin().await;
+                let mut script = vec![
+                    format!(
+                        "CREATE DATABASE {database} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                    ),
+                    format!(
+                        "CREATE TABLE {database}.customers (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(200), balance DECIMAL(10,2) NOT NULL, joined_at DATETIME NOT NULL)"
+                    ),
+                    format!(
+                        "CREATE TABLE {database}.orders (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, amount DECIMAL(10,2) NOT NULL, placed_at DATETIME NOT NULL, note MEDIUMTEXT, FOREIGN KEY (customer_id) REFERENCES {database}.customers (id))"
+                    ),
+                    format!(
+                        "CREATE TABLE {database}.secrets (id INT PRIMARY KEY, token TEXT NOT NULL)"
+                    ),
+                ];
+                script.extend(shop_inserts(&format!("{database}.")));
+                script.push(format!(
+                    "ANALYZE TABLE {database}.customers, {database}.orders, {database}.secrets"
+                ));
+                for host in ["%", "localhost", "127.0.0.1"] {
+                    script.push(format!(
+                        "CREATE USER '{reader}'@'{host}' IDENTIFIED BY '{reader_password}'"
+                    ));
+                    script.push(format!(
+                        "GRANT SELECT ON {database}.* TO '{reader}'@'{host}'"
+                    ));
+                }
+                for sql in script {
+                    c.query_drop(&sql)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}: {}", &sql[..sql.len().min(200)]));
+                }
+                let _ = c.disconnect().await;
+                Self {
+                    engine,
+                    schema: database.clone(),
+                    database,
+                    reader,
+                    reader_password,
+                }
+            }
+            Engine::Sqlite => {
+                let path = std::env::temp_dir().join(format!("sluice-shop-{id}.db"));
+                let c = rusqlite::Connection::open(&path).unwrap();
+                c.execute_batch(
+                    "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT,
+                         balance NUMERIC(10, 2) NOT NULL, joined_at DATETIME NOT NULL);
+                     CREATE TABLE orders (id INTEGER PRIMARY KEY,
+                         customer_id INTEGER NOT NULL REFERENCES customers (id),
+                         amount NUMERIC(10, 2) NOT NULL, placed_at DATETIME NOT NULL, note TEXT);
+                     CREATE TABLE secrets (id INTEGER PRIMARY KEY, token TEXT NOT NULL);",
+                )
+                .unwrap();
+                for sql in shop_inserts("") {
+                    c.execute_batch(&sql).unwrap();
+                }
+                Self {
+                    engine,
+                    database: path.to_string_lossy().into_owned(),
+                    schema: "main".into(),
+                    reader: String::new(),
+                    reader_password: String::new(),
+                }
+            }
+        }
+    }
+
+    /// `schema.table` as Sluice lists it.
+    pub fn qualified(&self, table: &str) -> String {
+        format!("{}.{table}", self.schema)
+    }
+
+    /// The body of `POST /api/database-configs` for the read-only login.
+    pub fn connection(&self) -> Value {
+        let (provider, config) = match self.engine {
+            Engine::Postgres => {
+                let (host, port) = server_address();
+                (
+                    "postgresql",
+                    json!({"host": host, "port": port, "database": self.database, "username": self.reader, "password": self.reader_password, "ssl": false}),
+                )
+            }
+            Engine::Maria => {
+                let opts = mysql_async::Opts::from_url(&mysql_admin_url()).unwrap();
+                (
+                    "mariadb",
+                    json!({"host": opts.ip_or_hostname(), "port": opts.tcp_port(), "database": self.database, "username": self.reader, "password": self.reader_password}),
+                )
+            }
+            Engine::Sqlite => ("sqlite", json!({"path": self.database})),
+        };
+        json!({"name": "Shop", "provider": provider, "connection_config": config})
+    }
+
+    /// Rows of `table`, counted directly on the database (not through Sluice).
+    pub async fn count(&self, table: &str) -> i64 {
+        match self.engine {
+            Engine::Postgres => {
+                let (c, conn) = tokio_postgres::connect(&url_for(&self.database), NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                c.query_one(&format!("SELECT count(*) FROM shop.{table}"), &[])
+                    .await
+                    .unwrap_or_else(|e| panic!("shop.{table} is gone: {e}"))
+                    .get(0)
+            }
+            Engine::Maria => {
+                use mysql_async::prelude::Queryable as _;
+                let mut c = mysql_admin().await;
+                let n: Option<i64> = c
+                    .query_first(format!("SELECT COUNT(*) FROM {}.{table}", self.database))
+                    .await
+                    .unwrap_or_else(|e| panic!("{}.{table} is gone: {e}", self.database));
+                let _ = c.disconnect().await;
+                n.unwrap()
+            }
+            Engine::Sqlite => rusqlite::Connection::open(&self.database)
+                .unwrap()
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{table} is gone: {e}")),
+        }
+    }
+
+    /// Statements of the login still running on the server (always 0 for SQLite, which
+    /// has no server).
+    pub async fn running_statements(&self) -> i64 {
+        match self.engine {
+            Engine::Postgres => admin_client()
+                .await
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND state = 'active'",
+                    &[&self.reader],
+                )
+                .await
+                .unwrap()
+                .get(0),
+            Engine::Maria => {
+                use mysql_async::prelude::Queryable as _;
+                let mut c = mysql_admin().await;
+                let n: Option<i64> = c
+                    .exec_first(
+                        "SELECT COUNT(*) FROM information_schema.processlist WHERE user = ? AND command IN ('Query', 'Execute', 'Killed')",
+                        (self.reader.as_str(),),
+                    )
+                    .await
+                    .unwrap();
+                let _ = c.disconnect().await;
+                n.unwrap()
+            }
+            Engine::Sqlite => 0,
+        }
+    }
+}
+
+impl Drop for ShopTarget {
+    fn drop(&mut self) {
+        let (engine, database, reader) = (self.engine, self.database.clone(), self.reader.clone());
+        match engine {
+            Engine::Postgres => cleanup(async move {
+                drop_pg_database(&database).await;
+                let _ = admin_client()
+                    .await
+                    .batch_execute(&format!("DROP ROLE IF EXISTS {reader}"))
+                    .await;
+            }),
+            Engine::Maria => cleanup(async move {
+                use mysql_async::prelude::Queryable as _;
+                let mut c = mysql_admin().await;
+                let _ = c
+                    .query_drop(format!("DROP DATABASE IF EXISTS {database}"))
+                    .await;
+                for host in ["%", "localhost", "127.0.0.1"] {
+                    let _ = c
+                        .query_drop(format!("DROP USER IF EXISTS '{reader}'@'{host}'"))
+                        .await;
+                }
+                let _ = c.disconnect().await;
+            }),
+            Engine::Sqlite => {
+                for suffix in ["", "-wal", "-shm", "-journal"] {
+                    let _ = std::fs::remove_file(format!("{database}{suffix}"));
+                }
+            }
+        }
+    }
+}
+
+/// An MCP client with one key, speaking JSON-RPC to `POST /mcp`.
+#[derive(Debug)]
+pub struct McpAgent<'a> {
+    pub app: &'a TestApp,
+    pub key: String,
+}
+
+impl McpAgent<'_> {
+    /// Posts a JSON-RPC message with the key and extra headers.
+    pub async fn post(&self, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .app
+            .client
+            .post(self.app.url("/mcp"))
+            .header("X-MCP-Server-Key", &self.key)
+            .header("Accept", "application/json, text/event-stream")
+            .json(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("request is sent")
+    }
+
+    /// `tools/call`: the whole JSON-RPC response body (`result` or `error`).
+    pub async fn call_raw(&self, tool: &str, arguments: Value) -> Value {
+        let res = self
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}),
+                &[],
+            )
+            .await;
+        assert_eq!(res.status(), 200, "tools/call {tool}");
+        res.json().await.expect("a JSON-RPC body")
+    }
+
+    /// `tools/call`: the `result`.
+    pub async fn call(&self, tool: &str, arguments: Value) -> Value {
+        let body = self.call_raw(tool, arguments).await;
+        assert!(body.get("error").is_none(), "{tool}: {body}");
+        body["result"].clone()
+    }
+
+    /// The names `tools/list` shows.
+    pub async fn tool_names(&self) -> Vec<String> {
+        let list: Value = self
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+                &[],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        list["result"]["tools"]
+            .as_array()
+            .expect("a tool list")
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl TestApp {
+    /// Registers `shop` and issues a key for it (`key` gives the grants, e.g.
+    /// `tableWhitelist`, `maxRows`); returns the key.
+    pub async fn shop_key(&self, token: &str, shop: &ShopTarget, key: Value) -> String {
+        let res = self
+            .send(
+                reqwest::Method::POST,
+                "/api/database-configs",
+                token,
+                Some(&shop.connection()),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "the connection is registered");
+        let created: Value = res.json().await.unwrap();
+        let db = created["data"]["id"].as_str().unwrap().to_owned();
+        let mut body = key;
+        body["name"] = json!(format!("agent-{}", &db[..8]));
+        body["dbManagementId"] = json!(db);
+        let issued = self
+            .json(reqwest::Method::POST, "/api/mcp-keys", token, Some(&body))
+            .await;
+        issued["keyValue"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a key is issued: {issued}"))
+            .to_owned()
+    }
+}

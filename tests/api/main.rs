@@ -10,6 +10,7 @@ mod fleet;
 mod helpers;
 mod mcp;
 mod mcp_keys;
+mod mcp_providers;
 mod migrations;
 mod operations;
 mod providers;
