@@ -14,4 +14,5 @@ mod mcp_providers;
 mod migrations;
 mod operations;
 mod providers;
+mod semantic;
 mod sessions;

@@ -335,6 +335,18 @@ pub struct DbConfig {
     pub schema_refreshed_at: Option<OffsetDateTime>,
 }
 
+impl DbConfig {
+    /// The schema a bare table name means: `public` on PostgreSQL, the database on MySQL and
+    /// MariaDB, `main` on SQLite.
+    pub fn default_schema(&self) -> String {
+        match (&self.provider, &self.location) {
+            (Provider::Postgresql, _) => "public".to_owned(),
+            (_, Location::Server(e)) => e.database.clone(),
+            (_, Location::File { .. }) => "main".to_owned(),
+        }
+    }
+}
+
 /// A connection as stored, with its sealed password.
 #[derive(Debug, Clone)]
 pub struct StoredDbConfig {

@@ -54,11 +54,7 @@ impl Reader {
     /// The schema a bare table name means: `public` on PostgreSQL, the database on MySQL and
     /// MariaDB, `main` on SQLite.
     pub fn default_schema(&self) -> String {
-        match (&self.config.provider, &self.config.location) {
-            (crate::Provider::Postgresql, _) => "public".to_owned(),
-            (_, Location::Server(e)) => e.database.clone(),
-            (_, Location::File { .. }) => "main".to_owned(),
-        }
+        self.config.default_schema()
     }
 
     /// Whether the connection exposes `schema.name` (its allowed tables; empty means all).

@@ -6,6 +6,7 @@ mod client;
 mod dto;
 mod dto_db;
 mod dto_keys;
+mod dto_semantic;
 mod extract;
 mod middleware;
 mod openapi;

@@ -6,8 +6,9 @@ use utoipa::{Modify, OpenApi};
 use crate::dto;
 use crate::dto_db;
 use crate::dto_keys;
+use crate::dto_semantic;
 use crate::problem::Problem;
-use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys};
+use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys, semantic};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -29,6 +30,7 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys}
         db_management::list, db_management::get, db_management::create,
         db_management::replace, db_management::delete, db_management::test,
         mcp_keys::list, mcp_keys::get, mcp_keys::issue, mcp_keys::update, mcp_keys::revoke,
+        semantic::get, semantic::update,
     ),
     components(schemas(
         Problem, dto::CredentialsRequest, dto::RefreshRequest, dto::SignOutRequest,
@@ -45,6 +47,9 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys}
         dto_db::DbManagementRequest, dto_db::DbManagementView, dto_db::DbManagementTestResponse,
         dto_keys::IssueKeyRequest, dto_keys::UpdateKeyRequest, dto_keys::KeyView,
         dto_keys::IssuedKeyView,
+        dto_semantic::SemanticUpdateRequest, dto_semantic::TableNoteRequest,
+        dto_semantic::ColumnNoteRequest, dto_semantic::SemanticView, dto_semantic::TableNoteView,
+        dto_semantic::ColumnNoteView,
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -53,6 +58,7 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys}
         (name = "db", description = "Test connections and discover schemas before storing them"),
         (name = "db-management", description = "Database connections (camelCase, connection strings)"),
         (name = "mcp-keys", description = "Keys agents use at `POST /mcp`: one database, granted tools and tables, limits"),
+        (name = "semantic", description = "Names, descriptions and synonyms of tables and columns, shown to agents"),
         (name = "operations", description = "Health and readiness probes"),
     )
 )]

@@ -222,6 +222,33 @@ impl From<keys::KeyError> for ApiError {
     }
 }
 
+impl From<semantic::SemanticError> for ApiError {
+    fn from(e: semantic::SemanticError) -> Self {
+        use semantic::SemanticError as E;
+        match e {
+            E::Invalid(ref errors) => {
+                let field = errors.first().map_or("", |f| f.field.as_str()).to_owned();
+                Self::validation(&field, e.to_string())
+            }
+            E::ConnectionNotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "db_config_not_found",
+                format!("no database connection with id {id}"),
+            )
+            .with_field("dbManagementId"),
+            E::NoSnapshot(id) => Self::new(
+                StatusCode::CONFLICT,
+                "schema_snapshot_missing",
+                format!(
+                    "the connection {id} has no schema snapshot and its database cannot be read \
+                     now, so no table name can be checked; test the connection, then retry"
+                ),
+            ),
+            E::Unavailable(cause) => Self::unavailable(cause.as_ref()),
+        }
+    }
+}
+
 /// A cause chain on one line, for logs.
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();

@@ -38,6 +38,7 @@ pub struct AppState {
     pub keys: keys::KeyService,
     pub mcp: Arc<mcp::McpService>,
     pub readiness: Arc<dyn ReadinessCheck>,
+    pub semantic: semantic::SemanticService,
     pub settings: HttpSettings,
 }
 

@@ -3,11 +3,12 @@
 //! [`McpHttpRequest`] and writes out the [`McpHttpResponse`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use db_configs::{DbConfigId, DbConfigService, ReadLimits, Reader};
 use keys::{KeyId, KeyService, StoredKey};
+use semantic::{SemanticService, Semantics};
 use serde_json::{Value, json};
 
 use crate::protocol::{self, Era, MODERN_VERSION, Message, Refusal, code};
@@ -31,13 +32,17 @@ pub struct McpSettings {
     pub server_version: String,
 }
 
+/// A connection as the tools use it: how to read it, and what administrators wrote about it.
+type Loaded = (Arc<Reader>, Arc<Semantics>);
+
 /// The MCP endpoint.
 pub struct McpService {
     keys: KeyService,
     connections: DbConfigService,
+    semantic: SemanticService,
     settings: McpSettings,
     limiter: RateLimiter,
-    readers: Mutex<HashMap<DbConfigId, (Instant, Arc<Reader>)>>,
+    readers: Mutex<HashMap<DbConfigId, (Instant, Loaded)>>,
     grants: Mutex<HashMap<KeyId, Arc<Grant>>>,
 }
 
@@ -78,15 +83,36 @@ fn error_response(status: u16, code: i64, message: &str) -> McpHttpResponse {
     )
 }
 
+/// Whether `name` is a built-in tool with a definition. Worked out once: a definition (the
+/// query input schema is large) took longer to build than the query took to run.
+fn is_defined_tool(name: &str) -> bool {
+    static DEFINED: OnceLock<Vec<&'static str>> = OnceLock::new();
+    DEFINED
+        .get_or_init(|| {
+            keys::BUILTIN_TOOLS
+                .iter()
+                .copied()
+                .filter(|t| tools::definition(t).is_some())
+                .collect()
+        })
+        .contains(&name)
+}
+
 /// -32001: the request is not allowed (key, host, origin); -32029: rate limited.
 const NOT_ALLOWED: i64 = -32001;
 const RATE_LIMITED: i64 = -32029;
 
 impl McpService {
-    pub fn new(keys: KeyService, connections: DbConfigService, settings: McpSettings) -> Self {
+    pub fn new(
+        keys: KeyService,
+        connections: DbConfigService,
+        semantic: SemanticService,
+        settings: McpSettings,
+    ) -> Self {
         Self {
             keys,
             connections,
+            semantic,
             settings,
             limiter: RateLimiter::default(),
             readers: Mutex::default(),
@@ -260,15 +286,25 @@ impl McpService {
             .collect()
     }
 
+    /// The database description administrators wrote, as the server's `instructions`; left
+    /// out when there is none or the connection cannot be loaded now.
+    async fn instructions(&self, key: &Arc<StoredKey>) -> Option<String> {
+        self.grant(key).await.ok()?.semantics.description.clone()
+    }
+
     async fn legacy(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
         match m.method.as_str() {
             "initialize" => {
                 let requested = m.params.get("protocolVersion").and_then(Value::as_str);
-                Ok(json!({
+                let mut result = json!({
                     "protocolVersion": protocol::negotiate(requested),
                     "capabilities": {"tools": {"listChanged": false}},
                     "serverInfo": self.server_info(),
-                }))
+                });
+                if let Some(text) = self.instructions(key).await {
+                    result["instructions"] = json!(text);
+                }
+                Ok(result)
             }
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({"tools": Self::tool_list(key)})),
@@ -280,12 +316,18 @@ impl McpService {
     async fn modern(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
         let meta = json!({"io.modelcontextprotocol/serverInfo": self.server_info()});
         let mut result = match m.method.as_str() {
-            "server/discover" => json!({
-                "supportedVersions": [MODERN_VERSION],
-                "capabilities": {"tools": {}},
-                "cacheScope": "private",
-                "ttlMs": 0,
-            }),
+            "server/discover" => {
+                let mut r = json!({
+                    "supportedVersions": [MODERN_VERSION],
+                    "capabilities": {"tools": {}},
+                    "cacheScope": "private",
+                    "ttlMs": 0,
+                });
+                if let Some(text) = self.instructions(key).await {
+                    r["instructions"] = json!(text);
+                }
+                r
+            }
             "tools/list" => json!({
                 "tools": Self::tool_list(key),
                 "cacheScope": "private",
@@ -301,7 +343,7 @@ impl McpService {
 
     async fn call(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
         let name = m.params.get("name").and_then(Value::as_str).unwrap_or("");
-        if !key.key.grants_tool(name) || tools::definition(name).is_none() {
+        if !key.key.grants_tool(name) || !is_defined_tool(name) {
             return Err((code::INVALID_PARAMS, format!("Unknown tool: {name}")));
         }
         let args = m.params.get("arguments").cloned().unwrap_or(Value::Null);
@@ -339,30 +381,35 @@ impl McpService {
         }
     }
 
-    async fn reader(&self, id: DbConfigId) -> Result<Arc<Reader>, String> {
-        if let Some((at, r)) = self
+    async fn reader(&self, id: DbConfigId) -> Result<Loaded, String> {
+        if let Some((at, loaded)) = self
             .readers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&id)
             && at.elapsed() < self.settings.reader_ttl
         {
-            return Ok(r.clone());
+            return Ok(loaded.clone());
         }
+        let unreachable = "the database cannot be reached right now; try again later";
         let reader = self.connections.reader(id).await.map_err(|e| {
             tracing::warn!(connection = %id, error = %e, "cannot prepare reads");
-            "the database cannot be reached right now; try again later".to_owned()
+            unreachable.to_owned()
         })?;
-        let reader = Arc::new(reader);
+        let semantics = self.semantic.stored(id).await.map_err(|e| {
+            tracing::warn!(connection = %id, error = %e, "cannot load the semantic layer");
+            unreachable.to_owned()
+        })?;
+        let loaded = (Arc::new(reader), Arc::new(semantics));
         self.readers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, (Instant::now(), reader.clone()));
-        Ok(reader)
+            .insert(id, (Instant::now(), loaded.clone()));
+        Ok(loaded)
     }
 
     async fn grant(&self, key: &Arc<StoredKey>) -> Result<Arc<Grant>, String> {
-        let reader = self.reader(key.key.db_config_id).await?;
+        let (reader, semantics) = self.reader(key.key.db_config_id).await?;
         if let Some(g) = self
             .grants
             .lock()
@@ -373,7 +420,7 @@ impl McpService {
         {
             return Ok(g.clone());
         }
-        let grant = Arc::new(Grant::new(key.clone(), reader));
+        let grant = Arc::new(Grant::new(key.clone(), reader, semantics));
         self.grants
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use db_configs::{ReadLimits, Reader, TableInfo, TargetError};
 use keys::StoredKey;
+use semantic::{Note, Semantics};
 use serde_json::{Map, Value, json};
 
 /// What a key can reach: its record, its connection, and the tables both allow.
@@ -14,6 +15,9 @@ use serde_json::{Map, Value, json};
 pub struct Grant {
     pub key: Arc<StoredKey>,
     pub reader: Arc<Reader>,
+    /// What administrators wrote about the connection; only notes on `visible` tables are
+    /// ever shown.
+    pub semantics: Arc<Semantics>,
     /// Snapshot tables in the key's whitelist and the connection's allowed tables.
     pub visible: Vec<TableInfo>,
     pub catalog: query::Catalog,
@@ -22,7 +26,7 @@ pub struct Grant {
 
 impl Grant {
     /// Works out what the key can see in the connection's snapshot.
-    pub fn new(key: Arc<StoredKey>, reader: Arc<Reader>) -> Self {
+    pub fn new(key: Arc<StoredKey>, reader: Arc<Reader>, semantics: Arc<Semantics>) -> Self {
         let visible: Vec<TableInfo> = reader
             .snapshot
             .tables
@@ -37,11 +41,24 @@ impl Grant {
         Self {
             key,
             reader,
+            semantics,
             visible,
             catalog,
             engine,
         }
     }
+}
+
+/// The semantic fields of a table or column: the administrator's display name, description
+/// (the database's own comment where none is written) and synonyms.
+fn described(fields: &mut Map<String, Value>, note: Option<&Note>, comment: Option<&String>) {
+    let note = note.cloned().unwrap_or_default();
+    fields.insert("displayName".into(), json!(note.display_name));
+    fields.insert(
+        "description".into(),
+        json!(note.description.as_ref().or(comment)),
+    );
+    fields.insert("synonyms".into(), json!(note.synonyms));
 }
 
 /// The outcome of a tool call: a result for the model, which may be an error it can fix.
@@ -112,7 +129,7 @@ pub fn definition(name: &str) -> Option<Value> {
         "get_tables" => json!({
             "name": "get_tables",
             "title": "List tables",
-            "description": "Lists the tables and views you may query, with their description and approximate row count. Pass schemaName to list one schema only. Use the qualified name (schema.table) in other tools.",
+            "description": "Lists the tables and views you may query, with their display name, description, synonyms (other words people use for them) and approximate row count. Pass schemaName to list one schema only. Use the qualified name (schema.table) in other tools.",
             "inputSchema": {
                 "type": "object",
                 "properties": {"schemaName": string_prop("Only tables of this schema (from get_schemas). Omit for all.")},
@@ -128,10 +145,12 @@ pub fn definition(name: &str) -> Option<Value> {
                             "name": {"type": "string"},
                             "qualifiedName": {"type": "string"},
                             "kind": {"type": "string", "enum": ["table", "view"]},
+                            "displayName": {"type": ["string", "null"]},
                             "description": {"type": ["string", "null"]},
+                            "synonyms": {"type": "array", "items": {"type": "string"}},
                             "rowEstimate": {"type": ["integer", "null"]}
                         },
-                        "required": ["schema", "name", "qualifiedName", "kind"]
+                        "required": ["schema", "name", "qualifiedName", "kind", "synonyms"]
                     }}
                 },
                 "required": ["tables"]
@@ -141,7 +160,7 @@ pub fn definition(name: &str) -> Option<Value> {
         "get_columns" => json!({
             "name": "get_columns",
             "title": "Describe a table",
-            "description": "Describes the columns of one table or view: name, type, whether it can be null, default, description, primary key and foreign keys. Call it before writing a query on that table.",
+            "description": "Describes the columns of one table or view: name, type, whether it can be null, default, display name, description, synonyms, primary key and foreign keys. Call it before writing a query on that table.",
             "inputSchema": {
                 "type": "object",
                 "properties": {
@@ -157,7 +176,9 @@ pub fn definition(name: &str) -> Option<Value> {
                     "schema": {"type": "string"},
                     "table": {"type": "string"},
                     "kind": {"type": "string"},
+                    "displayName": {"type": ["string", "null"]},
                     "description": {"type": ["string", "null"]},
+                    "synonyms": {"type": "array", "items": {"type": "string"}},
                     "columns": {"type": "array", "items": {
                         "type": "object",
                         "properties": {
@@ -165,10 +186,12 @@ pub fn definition(name: &str) -> Option<Value> {
                             "type": {"type": "string"},
                             "nullable": {"type": "boolean"},
                             "default": {"type": ["string", "null"]},
+                            "displayName": {"type": ["string", "null"]},
                             "description": {"type": ["string", "null"]},
+                            "synonyms": {"type": "array", "items": {"type": "string"}},
                             "primaryKey": {"type": "boolean"}
                         },
-                        "required": ["name", "type", "nullable", "primaryKey"]
+                        "required": ["name", "type", "nullable", "primaryKey", "synonyms"]
                     }},
                     "primaryKey": {"type": "array", "items": {"type": "string"}},
                     "foreignKeys": {"type": "array", "items": {"type": "object"}}
@@ -266,14 +289,20 @@ pub fn get_tables(grant: &Grant, args: &Value) -> ToolOutcome {
         .iter()
         .filter(|t| schema.is_none_or(|s| s.eq_ignore_ascii_case(&t.schema)))
         .map(|t| {
-            json!({
+            let mut v = json!({
                 "schema": t.schema,
                 "name": t.name,
                 "qualifiedName": format!("{}.{}", t.schema, t.name),
                 "kind": t.kind,
-                "description": t.comment,
                 "rowEstimate": t.row_estimate,
-            })
+            });
+            let note = grant.semantics.table(&t.schema, &t.name);
+            described(
+                v.as_object_mut().expect("an object"),
+                note.map(|n| &n.note),
+                t.comment.as_ref(),
+            );
+            v
         })
         .collect();
     if tables.is_empty()
@@ -360,18 +389,24 @@ pub fn get_columns(grant: &Grant, args: &Value) -> ToolOutcome {
         Ok(t) => t,
         Err(e) => return e,
     };
+    let notes = grant.semantics.table(&t.schema, &t.name);
     let columns: Vec<Value> = t
         .columns
         .iter()
         .map(|c| {
-            json!({
+            let mut v = json!({
                 "name": c.name,
                 "type": c.data_type,
                 "nullable": c.nullable,
                 "default": c.default,
-                "description": c.comment,
                 "primaryKey": t.primary_key.contains(&c.name),
-            })
+            });
+            described(
+                v.as_object_mut().expect("an object"),
+                notes.and_then(|n| n.column(&c.name)),
+                c.comment.as_ref(),
+            );
+            v
         })
         .collect();
     let foreign_keys: Vec<Value> = t
@@ -391,15 +426,20 @@ pub fn get_columns(grant: &Grant, args: &Value) -> ToolOutcome {
             })
         })
         .collect();
-    ToolOutcome::ok(json!({
+    let mut out = json!({
         "schema": t.schema,
         "table": t.name,
         "kind": t.kind,
-        "description": t.comment,
         "columns": columns,
         "primaryKey": t.primary_key,
         "foreignKeys": foreign_keys,
-    }))
+    });
+    described(
+        out.as_object_mut().expect("an object"),
+        notes.map(|n| &n.note),
+        t.comment.as_ref(),
+    );
+    ToolOutcome::ok(out)
 }
 
 /// What a failed read tells the agent: the database's own message for a bad query, a plain
@@ -515,6 +555,14 @@ mod tests {
     }
 
     fn grant(whitelist: &[&str], allowed: &[&str]) -> Grant {
+        grant_with(whitelist, allowed, |_| {})
+    }
+
+    fn grant_with(
+        whitelist: &[&str],
+        allowed: &[&str],
+        describe: impl FnOnce(&mut Semantics),
+    ) -> Grant {
         let now = OffsetDateTime::now_utc();
         let config = DbConfig {
             id: DbConfigId::new(),
@@ -581,7 +629,9 @@ mod tests {
             hash: vec![],
             connection_usable: true,
         };
-        Grant::new(Arc::new(stored), Arc::new(reader))
+        let mut semantics = Semantics::empty(reader.config.id);
+        describe(&mut semantics);
+        Grant::new(Arc::new(stored), Arc::new(reader), Arc::new(semantics))
     }
 
     fn names(outcome: &ToolOutcome) -> Vec<String> {
@@ -630,6 +680,66 @@ mod tests {
             json!([]),
             "a foreign key to a hidden table would reveal it"
         );
+    }
+
+    fn note(text: &str) -> Note {
+        Note {
+            display_name: Some(format!("{text} name")),
+            description: Some(format!("{text} text")),
+            synonyms: vec![format!("{text} word")],
+        }
+    }
+
+    #[test]
+    fn notes_reach_visible_tables_only_and_database_comments_fill_the_gaps() {
+        let g = grant_with(&["main.orders", "main.customers"], &[], |s| {
+            for (table, text) in [("orders", "ORD"), ("secrets", "SECRET")] {
+                s.tables.push(semantic::TableNotes {
+                    schema: "main".into(),
+                    table: table.into(),
+                    note: note(text),
+                    columns: vec![("id".into(), note(&format!("{text} id")))],
+                });
+            }
+        });
+        let tables = get_tables(&g, &json!({})).structured.unwrap();
+        let text = tables.to_string();
+        assert!(
+            !text.contains("SECRET") && !text.contains("secrets"),
+            "nothing about a table outside the grant: {text}"
+        );
+        let by_name = |n: &str| {
+            tables["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == n)
+                .unwrap()
+                .clone()
+        };
+        let orders = by_name("orders");
+        assert_eq!(orders["displayName"], "ORD name");
+        assert_eq!(
+            orders["description"], "ORD text",
+            "the note wins over the comment"
+        );
+        assert_eq!(orders["synonyms"], json!(["ORD word"]));
+        let customers = by_name("customers");
+        assert_eq!(customers["displayName"], Value::Null);
+        assert_eq!(
+            customers["description"], "about customers",
+            "the comment is the default"
+        );
+        assert_eq!(customers["synonyms"], json!([]));
+
+        let cols = get_columns(&g, &json!({"tableName": "orders"}))
+            .structured
+            .unwrap();
+        assert_eq!(cols["displayName"], "ORD name");
+        assert_eq!(cols["columns"][0]["description"], "ORD id text");
+        assert_eq!(cols["columns"][0]["synonyms"], json!(["ORD id word"]));
+        let hidden = get_columns(&g, &json!({"tableName": "secrets"}));
+        assert!(hidden.is_error && !hidden.text.contains("SECRET"));
     }
 
     #[test]

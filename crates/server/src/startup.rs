@@ -133,6 +133,9 @@ fn spawn_change_feed(store: &PgStore, keys: KeyService, mcp: Arc<mcp::McpService
             mcp.forget_all();
         }
         FeedEvent::Changed(Change::Key(id)) => keys.key_changed(keys::KeyId::from_uuid(id)),
+        FeedEvent::Changed(Change::Semantic(id)) => {
+            mcp.connection_changed(db_configs::DbConfigId::from_uuid(id));
+        }
         FeedEvent::Changed(Change::DbConfig(id)) => {
             let id = db_configs::DbConfigId::from_uuid(id);
             keys.connection_changed(id);
@@ -219,10 +222,15 @@ impl Application {
             Duration::from_secs(settings.targets.refresh_interval_secs),
         );
         let keys = key_service(settings, &store, master);
+        let semantic = semantic::SemanticService::new(
+            Arc::new(store_postgres::PgSemanticRepository::new(&store)),
+            db_configs.clone(),
+        );
         let m = &settings.mcp;
         let mcp = Arc::new(mcp::McpService::new(
             keys.clone(),
             db_configs.clone(),
+            semantic.clone(),
             mcp::McpSettings {
                 allowed_hosts: m.allowed_hosts.clone(),
                 allowed_origins: m.allowed_origins.clone(),
@@ -242,6 +250,7 @@ impl Application {
             keys: keys.clone(),
             mcp,
             readiness: Arc::new(StoreReadiness(store.clone())),
+            semantic,
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,
                 trusted_proxies: TrustedProxies::new(settings.trusted_proxy_nets()),

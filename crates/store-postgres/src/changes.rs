@@ -19,6 +19,8 @@ pub const CHANNEL: &str = "sluice_changes";
 pub enum Change {
     Key(Uuid),
     DbConfig(Uuid),
+    /// The semantic layer of a connection.
+    Semantic(Uuid),
 }
 
 impl Change {
@@ -26,6 +28,7 @@ impl Change {
         match self {
             Self::Key(id) => format!("key:{id}"),
             Self::DbConfig(id) => format!("db:{id}"),
+            Self::Semantic(id) => format!("sem:{id}"),
         }
     }
 
@@ -35,6 +38,7 @@ impl Change {
         match kind {
             "key" => Some(Self::Key(id)),
             "db" => Some(Self::DbConfig(id)),
+            "sem" => Some(Self::Semantic(id)),
             _ => None,
         }
     }
@@ -145,7 +149,7 @@ mod tests {
     #[test]
     fn payloads_round_trip_and_junk_is_ignored() {
         let id = Uuid::now_v7();
-        for c in [Change::Key(id), Change::DbConfig(id)] {
+        for c in [Change::Key(id), Change::DbConfig(id), Change::Semantic(id)] {
             assert_eq!(Change::parse(&c.payload()), Some(c));
         }
         for junk in [

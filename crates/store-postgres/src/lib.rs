@@ -7,6 +7,7 @@ mod db_configs;
 mod keys;
 mod migrate;
 mod pool;
+mod semantic;
 
 pub use accounts::{PgAdminRepository, PgSessionRepository};
 pub use changes::{CHANNEL, Change, FeedEvent};
@@ -14,3 +15,4 @@ pub use db_configs::PgDbConfigRepository;
 pub use keys::PgKeyRepository;
 pub use migrate::{MIGRATIONS, Migration, MigrationError, MigrationReport};
 pub use pool::{PgStore, Readiness, StoreError, StoreSettings};
+pub use semantic::PgSemanticRepository;

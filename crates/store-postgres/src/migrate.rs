@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mcp_keys",
         sql: include_str!("../../../migrations/0003_mcp_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "semantic",
+        sql: include_str!("../../../migrations/0004_semantic.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).

@@ -7,6 +7,7 @@ pub(crate) mod db_management;
 pub(crate) mod health;
 pub(crate) mod mcp;
 pub(crate) mod mcp_keys;
+pub(crate) mod semantic;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
@@ -113,6 +114,11 @@ pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig)
                             .route(web::patch().to(mcp_keys::update))
                             .route(web::delete().to(mcp_keys::revoke)),
                     ),
+            )
+            .service(
+                web::resource("/api/semantic")
+                    .route(web::get().to(semantic::get))
+                    .route(web::put().to(semantic::update)),
             )
             .service(
                 web::resource("/mcp")
