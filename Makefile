@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench fmt lint openapi openapi-check build db-stop
+.PHONY: help run test test-clients bench fmt lint openapi openapi-check build db-stop
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -10,12 +10,16 @@ help: ## List the targets
 run: ## Start Sluice with a local metadata database and a first admin
 	@scripts/run.sh
 
-test: ## Formatting, lints, every test against a real PostgreSQL, OpenAPI drift
+test: ## Formatting, lints, every test against real databases, OpenAPI drift, real MCP clients
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	pg="$$(scripts/pg.sh admin-url)" && my="$$(scripts/mysql.sh url)" && \
 		TEST_DATABASE_URL="$$pg" TEST_MYSQL_URL="$$my" cargo test --workspace
 	@$(MAKE) --no-print-directory openapi-check
+	@$(MAKE) --no-print-directory test-clients
+
+test-clients: ## The official MCP clients (Python and TypeScript SDKs, Inspector, conformance) against a real Sluice
+	@bash scripts/clients.sh
 
 bench: ## Benchmarks: schema snapshot of 5,000 tables (prints figures)
 	TEST_DATABASE_URL="$$(scripts/pg.sh admin-url)" cargo bench -p server --bench snapshot
