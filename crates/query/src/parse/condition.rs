@@ -267,7 +267,10 @@ impl Parser {
                     Ok(Predicate::Like {
                         operand,
                         kind,
-                        pattern: Expression::Value(SqlValue::Text(s.clone())),
+                        pattern: Expression::Value(SqlValue::Text(super::text_value(
+                            s,
+                            &value_path,
+                        )?)),
                     })
                 }
                 (Some(_), _) => Err(QueryError::invalid(
@@ -284,7 +287,7 @@ impl Parser {
             Op::Match(kind) => match (value, other) {
                 (Some(v @ (Value::String(_) | Value::Number(_))), _) => {
                     let text = match v {
-                        Value::String(s) => s.clone(),
+                        Value::String(s) => super::text_value(s, &value_path)?,
                         other => other.to_string(),
                     };
                     self.count_value(&value_path)?;

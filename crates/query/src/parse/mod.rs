@@ -483,7 +483,7 @@ impl Parser {
                     return Err(QueryError::invalid(path, "this number cannot be used"));
                 }
             },
-            Value::String(s) => SqlValue::Text(s.clone()),
+            Value::String(s) => SqlValue::Text(text_value(s, path)?),
             Value::Array(_) => {
                 return Err(QueryError::invalid(
                     path,
@@ -541,4 +541,17 @@ fn set_op(text: &str) -> Option<SetOp> {
         "except" | "minus" => SetOp::Except,
         _ => return None,
     })
+}
+
+/// A text value as it will be bound. NUL is refused: databases disagree about it (PostgreSQL
+/// rejects it, MariaDB's collations ignore it, SQLite's LIKE stops at it), so one query would
+/// mean different things on different providers.
+pub(crate) fn text_value(s: &str, path: &str) -> Result<String, QueryError> {
+    if s.contains('\0') {
+        return Err(QueryError::invalid(
+            path,
+            "text values cannot contain the NUL character (\\u0000)",
+        ));
+    }
+    Ok(s.to_owned())
 }

@@ -841,3 +841,34 @@ fn malformed_subqueries_ctes_and_combinations_say_how_to_fix_them() {
         assert!(e.message().contains(needle), "{needle}: {e}");
     }
 }
+
+#[test]
+fn nul_in_a_text_value_is_refused_wherever_a_value_goes() {
+    for (condition, path) in [
+        (
+            json!({"field": "name", "op": "=", "value": "Ada\u{0}"}),
+            "where[0].value",
+        ),
+        (
+            json!({"field": "name", "op": "like", "value": "%\u{0}%"}),
+            "where[0].value",
+        ),
+        (
+            json!({"field": "name", "op": "contains", "value": "\u{0}"}),
+            "where[0].value",
+        ),
+        (
+            json!({"field": "name", "op": "in", "value": ["a", "b\u{0}"]}),
+            "where[0].value[1]",
+        ),
+    ] {
+        let e = refused(&json!({"tableName": "users", "where": [condition]}));
+        assert_eq!(e.path(), path, "{e}");
+        assert!(e.message().contains("NUL"), "{e}");
+    }
+    // Other control characters are ordinary text.
+    let (_, params) = pg(
+        &json!({"tableName": "users", "where": [{"field": "name", "op": "=", "value": "a\tb\n"}]}),
+    );
+    assert_eq!(params[0], text("a\tb\n"));
+}
