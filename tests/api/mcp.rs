@@ -111,7 +111,8 @@ async fn an_agent_discovers_and_queries_exactly_what_its_key_grants() {
             "get_schemas",
             "get_tables",
             "get_columns",
-            "execute_query_safe"
+            "execute_query_safe",
+            "explain_query"
         ]
     );
 

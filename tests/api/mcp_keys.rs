@@ -47,7 +47,8 @@ async fn a_key_is_issued_listed_changed_and_revoked() {
             "get_schemas",
             "get_tables",
             "get_columns",
-            "execute_query_safe"
+            "execute_query_safe",
+            "explain_query"
         ]),
         "without allowedTools a key gets the read tools"
     );

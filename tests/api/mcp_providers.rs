@@ -44,6 +44,7 @@ on_every_provider!(
     a_query_past_its_time_limit_is_cancelled_on_the_server,
     the_row_cap_holds_through_limits_unions_and_ctes,
     the_byte_cap_cuts_big_text_between_rows,
+    explain_query_shows_the_plan_without_running_it,
 );
 
 /// A fresh shop on `engine`, registered, and a key with `grants` for it. The whitelist
@@ -762,7 +763,8 @@ async fn the_endpoint_answers_only_granted_tools_hosts_and_origins() {
             "get_schemas",
             "get_tables",
             "get_columns",
-            "execute_query_safe"
+            "execute_query_safe",
+            "explain_query"
         ]
     );
     for tool in ["execute_query_safe", "get_schemas", "get_columns"] {
@@ -888,4 +890,85 @@ async fn the_endpoint_answers_only_granted_tools_hosts_and_origins() {
         assert!(res.status().is_success(), "preflight from {origin}");
         assert_cors_safe(&res, &format!("preflight from {origin}"));
     }
+}
+
+/// `explain_query` takes `execute_query_safe`'s arguments, keeps to the same grant, and asks
+/// the database for its plan without running the query: a join far past the time limit is
+/// explained at once.
+async fn explain_query_shows_the_plan_without_running_it(engine: Engine) {
+    let app = spawn_app().await;
+    let (shop, key) = shop_agent(&app, engine, json!({"timeoutMs": 300})).await;
+    let agent = McpAgent { app: &app, key };
+    let orders = shop.qualified("orders");
+
+    let result = agent
+        .call(
+            "explain_query",
+            json!({"tableName": orders, "where": [{"field": "customer_id", "op": "=", "value": 2}], "limit": 10}),
+        )
+        .await;
+    assert_eq!(result["isError"], false, "{engine:?}: {result}");
+    let plan = &result["structuredContent"];
+    assert!(
+        plan["sql"].as_str().unwrap().contains("orders"),
+        "{engine:?}: {plan}"
+    );
+    match engine {
+        Engine::Postgres => {
+            assert_eq!(plan["format"], "json");
+            assert!(plan["plan"][0]["Plan"]["Node Type"].is_string(), "{plan}");
+            assert!(
+                plan["totalCost"].as_f64().is_some_and(|c| c > 0.0),
+                "{plan}"
+            );
+        }
+        Engine::Maria => {
+            assert_eq!(plan["format"], "json");
+            assert!(plan["plan"]["query_block"].is_object(), "{plan}");
+        }
+        Engine::Sqlite => {
+            assert_eq!(plan["format"], "text");
+            assert!(
+                plan["plan"].as_str().is_some_and(|p| p.contains("orders")),
+                "{plan}"
+            );
+            assert_eq!(plan["totalCost"], Value::Null);
+        }
+    }
+
+    // Four copies of orders cross-joined: far past 300 ms when run (see the timeout test),
+    // planned at once.
+    let joins: Vec<Value> = ["b", "c", "d"]
+        .iter()
+        .map(|a| json!({"type": "cross", "table": orders, "alias": a}))
+        .collect();
+    let started = Instant::now();
+    let explained = agent
+        .call(
+            "explain_query",
+            json!({"tableName": orders, "alias": "a", "selectColumns": [{"function": "count", "args": [], "alias": "n"}], "joins": joins}),
+        )
+        .await;
+    assert_eq!(explained["isError"], false, "{engine:?}: {explained}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{engine:?}: it ran"
+    );
+
+    // The grant holds as for queries, in the same words.
+    let hidden = agent
+        .call(
+            "explain_query",
+            json!({"tableName": shop.qualified("secrets")}),
+        )
+        .await;
+    let query = agent
+        .call(
+            "execute_query_safe",
+            json!({"tableName": shop.qualified("secrets")}),
+        )
+        .await;
+    assert_eq!(hidden["isError"], true);
+    assert_eq!(hidden["content"], query["content"], "{engine:?}");
+    assert!(!hidden.to_string().contains(SHOP_SECRET));
 }

@@ -23,7 +23,7 @@ KEY = os.environ["CLIENTS_KEY"]
 WRONG_KEY = "sluice_000000000000_" + "0" * 64
 WORK = os.environ.get("CLIENTS_WORK", "/tmp/sluice-clients")
 TIMEOUT = float(os.environ.get("CLIENTS_CHECK_TIMEOUT", "30")) * 2
-EXPECTED_TOOLS = ["get_schemas", "get_tables", "get_columns", "execute_query_safe"]
+EXPECTED_TOOLS = ["get_schemas", "get_tables", "get_columns", "execute_query_safe", "explain_query"]
 SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 
 passed = 0

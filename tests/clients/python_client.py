@@ -38,7 +38,7 @@ LIMITED_KEY = os.environ["CLIENTS_LIMITED_KEY"]
 WRONG_KEY = "sluice_000000000000_" + "0" * 64
 CHECK_TIMEOUT = float(os.environ.get("CLIENTS_CHECK_TIMEOUT", "30"))
 
-EXPECTED_TOOLS = ["get_schemas", "get_tables", "get_columns", "execute_query_safe"]
+EXPECTED_TOOLS = ["get_schemas", "get_tables", "get_columns", "execute_query_safe", "explain_query"]
 QUERY = {
     "tableName": "orders",
     "selectColumns": [{"field": "id"}, {"field": "customer_id"}, {"field": "amount"}, {"field": "status"}],

@@ -14,7 +14,7 @@ const LIMITED_KEY = process.env.CLIENTS_LIMITED_KEY;
 const WRONG_KEY = "sluice_000000000000_" + "0".repeat(64);
 const CHECK_TIMEOUT_MS = Number(process.env.CLIENTS_CHECK_TIMEOUT ?? "30") * 1000;
 
-const EXPECTED_TOOLS = ["get_schemas", "get_tables", "get_columns", "execute_query_safe"];
+const EXPECTED_TOOLS = ["get_schemas", "get_tables", "get_columns", "execute_query_safe", "explain_query"];
 const QUERY = {
   tableName: "orders",
   selectColumns: [{ field: "id" }, { field: "customer_id" }, { field: "amount" }, { field: "status" }],

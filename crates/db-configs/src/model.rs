@@ -488,6 +488,30 @@ pub struct ReadStatement {
     pub params: Vec<SqlValue>,
 }
 
+/// How a database would run a statement, as it says itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryPlan {
+    /// `json` (PostgreSQL, MySQL, MariaDB: the database's JSON document) or `text` (SQLite:
+    /// the lines of `EXPLAIN QUERY PLAN`, indented by depth, as one string).
+    pub format: PlanFormat,
+    /// The plan as the database gave it.
+    pub plan: serde_json::Value,
+    /// The planner's total cost estimate, in the database's own units, where it gives one
+    /// (PostgreSQL `Total Cost`, MySQL `query_cost`, MariaDB 11 `cost`).
+    pub total_cost: Option<f64>,
+    /// The planner's estimate of the rows returned, where it gives one.
+    pub estimated_rows: Option<f64>,
+}
+
+/// The form of a [`QueryPlan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanFormat {
+    Json,
+    Text,
+}
+
 /// The limits of one read. The adapter enforces every one of them itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadLimits {

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 
 use crate::{
     ConnectSpec, ConnectionReport, DbConfig, DbConfigError, DbConfigId, ListFilter, Provider,
-    ReadLimits, ReadStatement, ResultSet, SchemaListing, SchemaSnapshot, StoredDbConfig, TableInfo,
-    TableName, TargetError,
+    QueryPlan, ReadLimits, ReadStatement, ResultSet, SchemaListing, SchemaSnapshot, StoredDbConfig,
+    TableInfo, TableName, TargetError,
 };
 
 /// Keeps database connections and their schema snapshots.
@@ -127,6 +127,24 @@ pub trait TargetDatabase: Send + Sync + 'static {
     ) -> Result<ResultSet, TargetError> {
         Err(TargetError::Unsupported(
             "this provider cannot run queries yet".into(),
+        ))
+    }
+
+    /// Asks the database how it would run one read-only statement, without running it
+    /// (PostgreSQL `EXPLAIN (FORMAT JSON)`, MySQL/MariaDB `EXPLAIN FORMAT=JSON`, SQLite
+    /// `EXPLAIN QUERY PLAN`), with the same read-only session and the same server-side
+    /// timeout as [`TargetDatabase::read`]. Only stored connections are explained.
+    ///
+    /// # Errors
+    /// As [`TargetDatabase::read`].
+    async fn explain(
+        &self,
+        _spec: &ConnectSpec,
+        _statement: &ReadStatement,
+        _timeout: std::time::Duration,
+    ) -> Result<QueryPlan, TargetError> {
+        Err(TargetError::Unsupported(
+            "this provider cannot explain queries yet".into(),
         ))
     }
 

@@ -78,6 +78,18 @@ impl Reader {
     ) -> Result<crate::ResultSet, TargetError> {
         self.target.read(&self.spec, statement, limits).await
     }
+
+    /// How the database would run one read-only statement, without running it.
+    ///
+    /// # Errors
+    /// As [`crate::TargetDatabase::explain`].
+    pub async fn explain(
+        &self,
+        statement: &crate::ReadStatement,
+        timeout: std::time::Duration,
+    ) -> Result<crate::QueryPlan, TargetError> {
+        self.target.explain(&self.spec, statement, timeout).await
+    }
 }
 
 /// Database connections.

@@ -51,6 +51,7 @@ pub const BUILTIN_TOOLS: &[&str] = &[
     "get_tables",
     "get_columns",
     "execute_query_safe",
+    "explain_query",
 ];
 
 /// What a key gets when it is issued without `allowedTools`: every tool that only reads.
@@ -59,6 +60,7 @@ pub const READ_TOOLS: &[&str] = &[
     "get_tables",
     "get_columns",
     "execute_query_safe",
+    "explain_query",
 ];
 
 /// An entry of a table whitelist: `*` (every table the connection exposes), `schema.*`,

@@ -346,9 +346,10 @@ impl McpService {
         if !key.key.grants_tool(name) || !is_defined_tool(name) {
             return Err((code::INVALID_PARAMS, format!("Unknown tool: {name}")));
         }
-        let args = m.params.get("arguments").cloned().unwrap_or(Value::Null);
+        static NO_ARGUMENTS: Value = Value::Null;
+        let args = m.params.get("arguments").unwrap_or(&NO_ARGUMENTS);
         let outcome = match self.grant(key).await {
-            Ok(grant) => self.run(&grant, name, &args).await,
+            Ok(grant) => self.run(&grant, name, args).await,
             Err(text) => ToolOutcome::error(text),
         };
         let mut result = json!({
@@ -367,17 +368,22 @@ impl McpService {
             "get_tables" => tools::get_tables(grant, args),
             "get_columns" => tools::get_columns(grant, args),
             "execute_query_safe" => {
-                let k = &grant.key.key.limits;
-                let limits = ReadLimits {
-                    max_rows: k.max_rows.unwrap_or(self.settings.default_max_rows) as usize,
-                    max_bytes: self.settings.max_result_bytes,
-                    timeout: k.timeout_ms.map_or(self.settings.default_timeout, |ms| {
-                        Duration::from_millis(ms.into())
-                    }),
-                };
-                tools::execute_query_safe(grant, args, limits).await
+                tools::execute_query_safe(grant, args, self.limits(grant)).await
             }
+            "explain_query" => tools::explain_query(grant, args, self.limits(grant)).await,
             _ => ToolOutcome::error(format!("Unknown tool: {name}")),
+        }
+    }
+
+    /// The read limits of a key: its own, else the server's defaults.
+    fn limits(&self, grant: &Grant) -> ReadLimits {
+        let k = &grant.key.key.limits;
+        ReadLimits {
+            max_rows: k.max_rows.unwrap_or(self.settings.default_max_rows) as usize,
+            max_bytes: self.settings.max_result_bytes,
+            timeout: k.timeout_ms.map_or(self.settings.default_timeout, |ms| {
+                Duration::from_millis(ms.into())
+            }),
         }
     }
 

@@ -222,6 +222,24 @@ pub fn definition(name: &str) -> Option<Value> {
             },
             "annotations": read_only(),
         }),
+        "explain_query" => json!({
+            "name": "explain_query",
+            "title": "Explain a query",
+            "description": "Shows how the database would run a query, without running it: the database's own plan (JSON on PostgreSQL and MySQL/MariaDB, text lines on SQLite) and its cost and row estimates where it gives them. Takes exactly the arguments of execute_query_safe. Use it to check that a query on a big table uses an index before running it. Example: {\"tableName\": \"orders\", \"where\": [{\"field\": \"customer_id\", \"op\": \"=\", \"value\": 42}], \"limit\": 10}",
+            "inputSchema": query::input_schema(),
+            "outputSchema": {
+                "type": "object",
+                "properties": {
+                    "sql": {"type": "string", "description": "The statement that would run; values are bound separately"},
+                    "format": {"type": "string", "enum": ["json", "text"]},
+                    "plan": {"description": "The plan as the database gave it"},
+                    "totalCost": {"type": ["number", "null"], "description": "The planner's cost estimate, in the database's own units"},
+                    "estimatedRows": {"type": ["number", "null"]}
+                },
+                "required": ["sql", "format", "plan"]
+            },
+            "annotations": read_only(),
+        }),
         _ => return None,
     };
     Some(def)
@@ -492,6 +510,32 @@ pub async fn execute_query_safe(grant: &Grant, args: &Value, limits: ReadLimits)
         }
         Err(e) => {
             tracing::info!(error = %e, "query failed");
+            ToolOutcome::error(read_error(&e))
+        }
+    }
+}
+
+/// Plans a structured query exactly as `execute_query_safe` would, and asks the database how
+/// it would run it, without running it.
+pub async fn explain_query(grant: &Grant, args: &Value, limits: ReadLimits) -> ToolOutcome {
+    let parsed = match query::Query::parse(args) {
+        Ok(q) => q,
+        Err(e) => return ToolOutcome::error(e.to_string()),
+    };
+    let plan = match query::plan_for(&parsed, &grant.catalog, &grant.engine, limits.max_rows) {
+        Ok(p) => p,
+        Err(e) => return ToolOutcome::error(e.to_string()),
+    };
+    match grant.reader.explain(&plan.statement, limits.timeout).await {
+        Ok(explained) => ToolOutcome::ok(json!({
+            "sql": plan.statement.sql,
+            "format": explained.format,
+            "plan": explained.plan,
+            "totalCost": explained.total_cost,
+            "estimatedRows": explained.estimated_rows,
+        })),
+        Err(e) => {
+            tracing::info!(error = %e, "explain failed");
             ToolOutcome::error(read_error(&e))
         }
     }

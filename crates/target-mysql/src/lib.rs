@@ -12,8 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use db_configs::{
     ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, PoolCache,
-    ReadLimits, ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing, SslMode,
-    TableInfo, TableName, TargetDatabase, TargetError,
+    QueryPlan, ReadLimits, ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing,
+    SslMode, TableInfo, TableName, TargetDatabase, TargetError,
 };
 use mysql_async::prelude::Queryable as _;
 use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts};
@@ -21,6 +21,7 @@ use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOp
 use crate::read::MyPool;
 
 mod decode;
+mod explain;
 mod read;
 
 /// MySQL and MariaDB databases, with one bounded pool per stored connection, built on first
@@ -313,6 +314,22 @@ impl TargetDatabase for MySqlTarget {
         let _permit = read::permit(&pool, wait).await?;
         let conn = self.pooled(&pool, spec).await?;
         read::read_pooled(&pool, conn, sql, params, &limits, wait).await
+    }
+
+    async fn explain(
+        &self,
+        spec: &ConnectSpec,
+        statement: &ReadStatement,
+        timeout: Duration,
+    ) -> Result<QueryPlan, TargetError> {
+        let result = self
+            .read(
+                spec,
+                &explain::statement(statement),
+                explain::limits(timeout),
+            )
+            .await?;
+        explain::plan(result)
     }
 
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {

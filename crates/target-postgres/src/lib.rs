@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use db_configs::SslMode;
 use db_configs::{
     ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, PoolCache,
-    ReadLimits, ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing, TableInfo,
-    TableName, TargetDatabase, TargetError,
+    QueryPlan, ReadLimits, ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing,
+    TableInfo, TableName, TargetDatabase, TargetError,
 };
 use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
@@ -24,6 +24,7 @@ use tokio_postgres::{Client, NoTls};
 use crate::read::PgPool;
 
 mod decode;
+mod explain;
 mod read;
 mod tls;
 
@@ -362,6 +363,22 @@ impl TargetDatabase for PgTarget {
             other => pool_error(other, spec),
         })?;
         read::read_pooled(&pool, conn, sql, params, &limits, wait).await
+    }
+
+    async fn explain(
+        &self,
+        spec: &ConnectSpec,
+        statement: &ReadStatement,
+        timeout: Duration,
+    ) -> Result<QueryPlan, TargetError> {
+        let result = self
+            .read(
+                spec,
+                &explain::statement(statement),
+                explain::limits(timeout),
+            )
+            .await?;
+        explain::plan(result)
     }
 
     async fn introspect(&self, spec: &ConnectSpec) -> Result<Vec<TableInfo>, TargetError> {

@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use db_configs::{
-    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, ReadLimits,
-    ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing, TableInfo, TableName,
-    TargetDatabase, TargetError,
+    ColumnInfo, ConnectSpec, ConnectionReport, DbConfigId, ForeignKey, Location, QueryPlan,
+    ReadLimits, ReadStatement, RelationEntry, RelationKind, ResultSet, SchemaListing, TableInfo,
+    TableName, TargetDatabase, TargetError,
 };
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+mod explain;
 mod read;
 
 /// SQLite database files on the Sluice host.
@@ -380,6 +381,22 @@ impl TargetDatabase for SqliteTarget {
             None => read::read_once(spec, sql, params, limits).await,
             Some(id) => read::read_pooled(read::FilePool::of(spec, id)?, sql, params, limits).await,
         }
+    }
+
+    async fn explain(
+        &self,
+        spec: &ConnectSpec,
+        statement: &ReadStatement,
+        timeout: Duration,
+    ) -> Result<QueryPlan, TargetError> {
+        let result = self
+            .read(
+                spec,
+                &explain::statement(statement),
+                explain::limits(timeout),
+            )
+            .await?;
+        explain::plan(result)
     }
 
     async fn release(&self, id: DbConfigId) {
