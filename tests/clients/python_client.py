@@ -238,6 +238,12 @@ async def run_mode(mode: str) -> None:
             assert sc["rowCount"] == 2, f"rowCount {sc['rowCount']}"
             assert text_json(res) == sc, "the text block differs from structuredContent"
 
+        async def explain() -> None:
+            res = await client.call_tool("explain_query", QUERY)
+            assert not res.is_error, f"isError: {res.content}"
+            sc = structured(res)
+            assert sc["format"] == "text" and "orders" in sc["plan"], sc
+
         async def bad_column() -> None:
             # a tool error is an isError result the model can read, not a protocol error
             res = await client.call_tool("execute_query_safe", {"tableName": "orders", "selectColumns": [{"field": "nope"}]})
@@ -260,6 +266,7 @@ async def run_mode(mode: str) -> None:
         await check(f"{tag} tools/call get_tables", get_tables)
         await check(f"{tag} tools/call get_columns (and not for staff)", get_columns)
         await check(f"{tag} tools/call execute_query_safe", query)
+        await check(f"{tag} tools/call explain_query (SQLite plan, not run)", explain)
         await check(f"{tag} query with an unknown column -> isError naming it", bad_column)
         await check(f"{tag} query on a table outside the whitelist fails", not_whitelisted)
         await check(f"{tag} unknown tool fails", unknown_tool)

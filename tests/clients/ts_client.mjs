@@ -115,6 +115,13 @@ if (
     );
   });
 
+  await check(`${tag} callTool explain_query`, async () => {
+    const res = await client.callTool({ name: "explain_query", arguments: QUERY });
+    assert.notEqual(res.isError, true, JSON.stringify(res.content));
+    assert.equal(res.structuredContent.format, "text");
+    assert.ok(res.structuredContent.plan.includes("orders"), res.structuredContent.plan);
+  });
+
   await check(`${tag} callTool execute_query_safe`, async () => {
     const res = await client.callTool({ name: "execute_query_safe", arguments: QUERY });
     assert.notEqual(res.isError, true, JSON.stringify(res.content));
