@@ -6,6 +6,8 @@
 //! version), values bound as parameters and the outermost LIMIT capped. No I/O.
 
 mod catalog;
+#[cfg(any(test, feature = "testing"))]
+pub mod corpus;
 mod engine;
 mod error;
 mod function;
@@ -14,6 +16,8 @@ mod parse;
 mod plan;
 mod render;
 mod schema;
+#[cfg(any(test, feature = "testing"))]
+pub mod strategies;
 #[cfg(test)]
 mod tests;
 

@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn the_seed_example_selects_two_columns_with_its_limit() {
-    let args = json!({"tableName": "users", "selectColumns": [{"field": "id"}, {"field": "name"}], "limit": 10});
+    let args = def("the_seed_example_selects_two_columns_with_its_limit");
     assert_eq!(
         sql3(&args),
         [
@@ -22,10 +22,11 @@ fn the_seed_example_selects_two_columns_with_its_limit() {
 
 #[test]
 fn no_select_list_means_every_column_listed_and_the_cap_plus_one() {
-    for args in [
-        json!({"tableName": "users"}),
-        json!({"tableName": "users", "selectColumns": []}),
+    for name in [
+        "no_select_list_means_every_column_listed_and_the_cap_plus_one/1",
+        "no_select_list_means_every_column_listed_and_the_cap_plus_one/2",
     ] {
+        let args = def(name);
         assert_eq!(
             pg(&args).0,
             r#"SELECT "id", "name", "email", "age", "created_at" FROM "public"."users" LIMIT 101"#
@@ -35,13 +36,7 @@ fn no_select_list_means_every_column_listed_and_the_cap_plus_one() {
 
 #[test]
 fn alias_qualifies_every_column_and_prefixes_may_be_alias_or_table() {
-    let args = json!({
-        "tableName": "public.orders", "alias": "o", "distinct": true,
-        "selectColumns": [
-            {"field": "o.id"}, {"field": "orders.total", "alias": "amount"},
-            {"field": "public.orders.status"}, {"field": "NOTE"}
-        ]
-    });
+    let args = def("alias_qualifies_every_column_and_prefixes_may_be_alias_or_table");
     assert_eq!(
         sql3(&args),
         [
@@ -54,7 +49,7 @@ fn alias_qualifies_every_column_and_prefixes_may_be_alias_or_table() {
 
 #[test]
 fn a_selected_value_is_bound_and_typed_on_postgres() {
-    let args = json!({"tableName": "users", "selectColumns": [{"field": "id"}, {"value": 1, "alias": "one"}]});
+    let args = def("a_selected_value_is_bound_and_typed_on_postgres");
     let [p, m, _] = sql3(&args);
     assert_eq!(
         p,
@@ -79,8 +74,9 @@ fn comparison_operators_render_in_symbol_and_name_form() {
     ];
     for (symbol, name, sql) in ops {
         for op in [symbol, name] {
-            let args = json!({"tableName": "users", "selectColumns": [{"field": "id"}],
-                "where": [{"field": "age", "op": op, "value": 30}]});
+            let args = def(&format!(
+                "comparison_operators_render_in_symbol_and_name_form/{op}"
+            ));
             let [p, m, s] = sql3(&args);
             assert_eq!(
                 p,
@@ -100,32 +96,29 @@ fn comparison_operators_render_in_symbol_and_name_form() {
 }
 
 /// The WHERE clause alone, for PostgreSQL, MySQL and SQLite, with the PostgreSQL parameters.
-fn where_of(table: &str, conditions: Value) -> ([String; 3], Vec<SqlValue>) {
-    let args = json!({"tableName": table, "selectColumns": [{"field": "id"}], "where": conditions});
-    let sql = sql3(&args).map(|s| {
+fn where_of(args: &Value) -> ([String; 3], Vec<SqlValue>) {
+    let sql = sql3(args).map(|s| {
         let start = s.find(" WHERE ").expect("a WHERE clause") + 7;
         let end = s.rfind(" LIMIT ").unwrap();
         s[start..end].to_owned()
     });
-    (sql, pg(&args).1)
+    (sql, pg(args).1)
 }
 
 #[test]
 fn like_operators_cast_non_text_columns_on_postgres_and_lower_for_ilike_elsewhere() {
-    let (sql, params) = where_of(
-        "users",
-        json!([{"field": "name", "op": "like", "value": "A%"}]),
-    );
+    let (sql, params) = where_of(&def(
+        "like_operators_cast_non_text_columns_on_postgres_and_lower_for_ilike_elsewhere/1",
+    ));
     assert_eq!(
         sql,
         [r#""name" LIKE $1"#, "`name` LIKE ?", r#""name" LIKE ?"#]
     );
     assert_eq!(params, vec![text("A%")]);
 
-    let (sql, _) = where_of(
-        "users",
-        json!([{"field": "age", "op": "notLike", "value": "3%"}]),
-    );
+    let (sql, _) = where_of(&def(
+        "like_operators_cast_non_text_columns_on_postgres_and_lower_for_ilike_elsewhere/2",
+    ));
     assert_eq!(
         sql,
         [
@@ -135,10 +128,9 @@ fn like_operators_cast_non_text_columns_on_postgres_and_lower_for_ilike_elsewher
         ]
     );
 
-    let (sql, _) = where_of(
-        "users",
-        json!([{"field": "email", "op": "ilike", "value": "%@EXAMPLE.com"}]),
-    );
+    let (sql, _) = where_of(&def(
+        "like_operators_cast_non_text_columns_on_postgres_and_lower_for_ilike_elsewhere/3",
+    ));
     assert_eq!(
         sql,
         [
@@ -148,10 +140,9 @@ fn like_operators_cast_non_text_columns_on_postgres_and_lower_for_ilike_elsewher
         ]
     );
 
-    let (sql, _) = where_of(
-        "users",
-        json!([{"field": "age", "op": "ilike", "otherField": "name"}]),
-    );
+    let (sql, _) = where_of(&def(
+        "like_operators_cast_non_text_columns_on_postgres_and_lower_for_ilike_elsewhere/4",
+    ));
     assert_eq!(
         sql,
         [
@@ -171,10 +162,9 @@ fn starts_ends_and_contains_escape_wildcards_and_the_escape_character() {
         ("contains", "plain", "%plain%"),
     ];
     for (op, value, pattern) in cases {
-        let (sql, params) = where_of(
-            "users",
-            json!([{"field": "name", "op": op, "value": value}]),
-        );
+        let (sql, params) = where_of(&def(&format!(
+            "starts_ends_and_contains_escape_wildcards_and_the_escape_character/{op}:{value}"
+        )));
         assert_eq!(
             sql,
             [
@@ -185,25 +175,16 @@ fn starts_ends_and_contains_escape_wildcards_and_the_escape_character() {
         );
         assert_eq!(params, vec![text(pattern)], "{op} {value}");
     }
-    let (sql, params) = where_of(
-        "users",
-        json!([{"field": "age", "op": "startsWith", "value": 4}]),
-    );
+    let (sql, params) = where_of(&def(
+        "starts_ends_and_contains_escape_wildcards_and_the_escape_character/startsWith:4",
+    ));
     assert_eq!(sql[0], r#"CAST("age" AS TEXT) LIKE $1 ESCAPE '!'"#);
     assert_eq!(params, vec![text("4%")]);
 }
 
 #[test]
 fn lists_and_ranges_bind_every_value() {
-    let (sql, params) = where_of(
-        "orders",
-        json!([
-            {"field": "status", "op": "in", "value": ["paid", "shipped"]},
-            {"field": "id", "op": "notIn", "value": [1, 2, 3]},
-            {"field": "total", "op": "between", "value": [10, 99.5]},
-            {"field": "created_at", "op": "notBetween", "value": ["2024-01-01", "2024-02-01"]}
-        ]),
-    );
+    let (sql, params) = where_of(&def("lists_and_ranges_bind_every_value"));
     assert_eq!(
         sql[0],
         r#""status" IN ($1, $2) AND "id" NOT IN ($3, $4, $5) AND "total" BETWEEN $6 AND $7 AND "created_at" NOT BETWEEN $8 AND $9"#
@@ -230,16 +211,9 @@ fn lists_and_ranges_bind_every_value() {
 
 #[test]
 fn null_tests_take_no_value_and_equals_null_means_is_null() {
-    let (sql, params) = where_of(
-        "orders",
-        json!([
-            {"field": "note", "op": "isNull"},
-            {"field": "status", "op": "isNotNull"},
-            {"field": "note", "op": "=", "value": null},
-            {"field": "status", "op": "ne", "value": null},
-            {"field": "note", "op": "is null", "value": null}
-        ]),
-    );
+    let (sql, params) = where_of(&def(
+        "null_tests_take_no_value_and_equals_null_means_is_null",
+    ));
     assert_eq!(
         sql[0],
         r#""note" IS NULL AND "status" IS NOT NULL AND "note" IS NULL AND "status" IS NOT NULL AND "note" IS NULL"#
@@ -249,10 +223,7 @@ fn null_tests_take_no_value_and_equals_null_means_is_null() {
 
 #[test]
 fn a_column_compares_with_another_column() {
-    let (sql, params) = where_of(
-        "orders",
-        json!([{"field": "id", "op": "<", "otherField": "customer_id"}]),
-    );
+    let (sql, params) = where_of(&def("a_column_compares_with_another_column"));
     assert_eq!(
         sql,
         [
@@ -266,15 +237,7 @@ fn a_column_compares_with_another_column() {
 
 #[test]
 fn a_left_expression_may_be_a_field_or_a_value() {
-    let (sql, params) = where_of(
-        "users",
-        json!([
-            {"left": {"field": "age"}, "op": ">", "value": 18},
-            {"left": {"value": 65}, "op": ">=", "otherField": "age"},
-            {"left": {"value": 1}, "op": "=", "value": 1},
-            {"left": {"value": "x"}, "op": "like", "value": "x%"}
-        ]),
-    );
+    let (sql, params) = where_of(&def("a_left_expression_may_be_a_field_or_a_value"));
     assert_eq!(
         sql[0],
         r#""age" > $1 AND $2 >= "age" AND CAST($3 AS BIGINT) = CAST($4 AS BIGINT) AND CAST($5 AS TEXT) LIKE $6"#
@@ -295,10 +258,7 @@ fn a_left_expression_may_be_a_field_or_a_value() {
 
 #[test]
 fn json_values_map_to_sql_values() {
-    let (_, params) = where_of(
-        "orders",
-        json!([{"field": "note", "op": "in", "value": [1, -2, 1.5, 2.0, 18446744073709551615u64, true, "t"]}]),
-    );
+    let (_, params) = where_of(&def("json_values_map_to_sql_values"));
     assert_eq!(
         params,
         vec![
@@ -315,36 +275,24 @@ fn json_values_map_to_sql_values() {
 
 #[test]
 fn and_binds_tighter_than_or_and_the_parentheses_are_written_out() {
-    let a = json!({"field": "id", "op": "=", "value": 1});
-    let b = json!({"field": "age", "op": "=", "value": 2});
-    let mut c = json!({"field": "name", "op": "=", "value": "c"});
-    c["or"] = json!(true);
-    let d = json!({"field": "email", "op": "isNull"});
-
-    let (sql, _) = where_of("users", json!([a, b, c]));
+    let name = "and_binds_tighter_than_or_and_the_parentheses_are_written_out";
+    let (sql, _) = where_of(&def(&format!("{name}/1")));
     assert_eq!(sql[0], r#"("id" = $1 AND "age" = $2) OR "name" = $3"#);
 
-    let mut b_or = b.clone();
-    b_or["or"] = json!(true);
-    let (sql, _) = where_of("users", json!([a, b_or, d]));
+    let (sql, _) = where_of(&def(&format!("{name}/2")));
     assert_eq!(sql[0], r#""id" = $1 OR ("age" = $2 AND "email" IS NULL)"#);
 
-    let (sql, _) = where_of("users", json!([a, {"group": [b, c]}]));
+    let (sql, _) = where_of(&def(&format!("{name}/3")));
     assert_eq!(sql[0], r#""id" = $1 AND ("age" = $2 OR "name" = $3)"#);
     assert_eq!(sql[1], "`id` = ? AND (`age` = ? OR `name` = ?)");
 
-    let (sql, _) = where_of(
-        "users",
-        json!([{"group": [a, c], "not": true}, {"group": [b, d], "or": true}]),
-    );
+    let (sql, _) = where_of(&def(&format!("{name}/4")));
     assert_eq!(
         sql[0],
         r#"NOT ("id" = $1 OR "name" = $2) OR ("age" = $3 AND "email" IS NULL)"#
     );
 
-    let mut not_a = a.clone();
-    not_a["not"] = json!(true);
-    let (sql, _) = where_of("users", json!([not_a, {"group": [{"group": [b, c]}, d]}]));
+    let (sql, _) = where_of(&def(&format!("{name}/5")));
     assert_eq!(
         sql[0],
         r#"NOT ("id" = $1) AND (("age" = $2 OR "name" = $3) AND "email" IS NULL)"#
@@ -353,11 +301,7 @@ fn and_binds_tighter_than_or_and_the_parentheses_are_written_out() {
 
 #[test]
 fn nulls_order_is_native_on_postgres_and_sqlite_and_emulated_on_mysql() {
-    let args = json!({"tableName": "orders", "selectColumns": [{"field": "id"}], "orderBy": [
-        {"field": "note", "direction": "desc", "nulls": "last"},
-        {"field": "total", "nulls": "first"},
-        {"field": "id", "direction": "ASC"}
-    ]});
+    let args = def("nulls_order_is_native_on_postgres_and_sqlite_and_emulated_on_mysql");
     assert_eq!(
         sql3(&args),
         [
@@ -370,36 +314,27 @@ fn nulls_order_is_native_on_postgres_and_sqlite_and_emulated_on_mysql() {
 
 #[test]
 fn limit_is_capped_at_max_rows_plus_one_and_offset_is_kept() {
-    let limit_of = |args: Value| {
-        let sql = pg(&args).0;
+    let limit_of = |n: usize| {
+        let name = "limit_is_capped_at_max_rows_plus_one_and_offset_is_kept";
+        let sql = pg(&def(&format!("{name}/{n}"))).0;
         sql[sql.find(" LIMIT ").unwrap()..].to_owned()
     };
-    assert_eq!(limit_of(json!({"tableName": "users"})), " LIMIT 101");
-    assert_eq!(
-        limit_of(json!({"tableName": "users", "limit": 5000})),
-        " LIMIT 101"
-    );
-    assert_eq!(
-        limit_of(json!({"tableName": "users", "limit": 101})),
-        " LIMIT 101"
-    );
-    assert_eq!(
-        limit_of(json!({"tableName": "users", "limit": 0})),
-        " LIMIT 0"
-    );
-    assert_eq!(
-        limit_of(json!({"tableName": "users", "limit": 20, "offset": 40})),
-        " LIMIT 20 OFFSET 40"
-    );
-    let query = Query::parse(&json!({"tableName": "users", "limit": 7})).unwrap();
+    assert_eq!(limit_of(1), " LIMIT 101");
+    assert_eq!(limit_of(2), " LIMIT 101");
+    assert_eq!(limit_of(3), " LIMIT 101");
+    assert_eq!(limit_of(4), " LIMIT 0");
+    assert_eq!(limit_of(5), " LIMIT 20 OFFSET 40");
+    let query = Query::parse(&def(
+        "limit_is_capped_at_max_rows_plus_one_and_offset_is_kept/6",
+    ))
+    .unwrap();
     let p = plan(&query, &catalog(), Dialect::Sqlite, usize::MAX).unwrap();
     assert!(p.statement.sql.ends_with(" LIMIT 7"));
 }
 
 #[test]
 fn hostile_identifiers_from_the_catalog_are_quoted_with_quotes_doubled() {
-    let args = json!({"tableName": "we\"ird", "selectColumns": [{"field": "a\"b"}, {"field": "x`y"}],
-        "where": [{"field": "A\"B", "op": "=", "value": "v"}]});
+    let args = def("hostile_identifiers_from_the_catalog_are_quoted_with_quotes_doubled");
     assert_eq!(
         sql3(&args),
         [
@@ -412,16 +347,17 @@ fn hostile_identifiers_from_the_catalog_are_quoted_with_quotes_doubled() {
 
 #[test]
 fn table_names_resolve_case_insensitively_to_the_catalog_spelling() {
+    let named = |name: &str| {
+        def(&format!(
+            "table_names_resolve_case_insensitively_to_the_catalog_spelling/{name}"
+        ))
+    };
     for name in ["users", "USERS", "Users", "public.users", "PUBLIC.Users"] {
-        let p = try_plan(&json!({"tableName": name}), Dialect::Postgres).unwrap();
+        let p = try_plan(&named(name), Dialect::Postgres).unwrap();
         assert_eq!(p.tables, vec!["public.users"], "{name}");
         assert!(p.statement.sql.contains(r#"FROM "public"."users""#));
     }
-    let tables_of = |name: &str| {
-        try_plan(&json!({"tableName": name}), Dialect::Postgres)
-            .unwrap()
-            .tables
-    };
+    let tables_of = |name: &str| try_plan(&named(name), Dialect::Postgres).unwrap().tables;
     assert_eq!(tables_of("orders"), vec!["public.orders"]);
     assert_eq!(tables_of("sales.orders"), vec!["sales.orders"]);
     assert_eq!(tables_of("events"), vec!["archive.events"]);

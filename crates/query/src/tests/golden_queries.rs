@@ -2,27 +2,12 @@
 //! CTEs and combined queries. Every statement here was run on PostgreSQL 15, MariaDB 10.11 and
 //! SQLite 3.40 with the same results.
 
-use serde_json::json;
-
 use super::*;
 use crate::QueryErrorKind;
 
 #[test]
 fn an_inner_join_qualifies_every_column_with_its_alias() {
-    let args = json!({
-        "tableName": "orders",
-        "alias": "o",
-        "joins": [
-            {
-                "type": "inner",
-                "table": "users",
-                "alias": "u",
-                "on": [{"field": "o.customer_id", "op": "=", "otherField": "u.id"}]
-            }
-        ],
-        "selectColumns": [{"field": "o.id"}, {"field": "u.name"}, {"field": "total"}],
-        "where": [{"field": "u.age", "op": ">=", "value": 18}]
-    });
+    let args = def("an_inner_join_qualifies_every_column_with_its_alias");
     assert_eq!(
         sql3(&args),
         [
@@ -36,28 +21,7 @@ fn an_inner_join_qualifies_every_column_with_its_alias() {
 
 #[test]
 fn join_types_render_as_written() {
-    let args = json!({
-        "tableName": "users",
-        "alias": "u",
-        "selectColumns": [{"field": "u.id"}, {"field": "o.id"}, {"field": "s.amount"}],
-        "joins": [
-            {
-                "type": "left",
-                "table": "orders",
-                "alias": "o",
-                "on": [
-                    {"field": "o.customer_id", "op": "=", "otherField": "u.id"},
-                    {"field": "o.status", "op": "=", "value": "paid"}
-                ]
-            },
-            {
-                "type": "right",
-                "table": "sales.orders",
-                "alias": "s",
-                "on": [{"field": "s.id", "op": "=", "otherField": "o.id"}]
-            }
-        ]
-    });
+    let args = def("join_types_render_as_written");
     assert_eq!(
         sql3(&args),
         [
@@ -71,19 +35,7 @@ fn join_types_render_as_written() {
 
 #[test]
 fn a_full_join_renders_on_postgres_and_sqlite() {
-    let args = json!({
-        "tableName": "orders",
-        "alias": "o",
-        "selectColumns": [{"field": "o.id"}, {"field": "s.amount"}],
-        "joins": [
-            {
-                "type": "full",
-                "table": "sales.orders",
-                "alias": "s",
-                "on": [{"field": "s.id", "op": "=", "otherField": "o.id"}]
-            }
-        ]
-    });
+    let args = def("a_full_join_renders_on_postgres_and_sqlite");
     assert_eq!(
         render(&args, Dialect::Postgres).0,
         r#"SELECT "o"."id", "s"."amount" FROM "public"."orders" AS "o" FULL JOIN "sales"."orders" AS "s" ON "s"."id" = "o"."id" LIMIT 101"#
@@ -98,11 +50,7 @@ fn a_full_join_renders_on_postgres_and_sqlite() {
 
 #[test]
 fn a_cross_join_takes_no_on() {
-    let args = json!({
-        "tableName": "users",
-        "selectColumns": [{"field": "users.name"}, {"field": "amount"}],
-        "joins": [{"type": "cross", "table": "sales.orders"}]
-    });
+    let args = def("a_cross_join_takes_no_on");
     assert_eq!(
         sql3(&args),
         [
@@ -115,10 +63,7 @@ fn a_cross_join_takes_no_on() {
 
 #[test]
 fn without_a_select_list_a_join_returns_every_column_of_every_table() {
-    let args = json!({
-        "tableName": "sales.orders",
-        "joins": [{"table": "a.dup", "on": [{"field": "dup.id", "op": "=", "otherField": "orders.id"}]}]
-    });
+    let args = def("without_a_select_list_a_join_returns_every_column_of_every_table");
     assert_eq!(
         sql3(&args),
         [
@@ -131,30 +76,7 @@ fn without_a_select_list_a_join_returns_every_column_of_every_table() {
 
 #[test]
 fn a_subquery_join_reads_its_result_columns() {
-    let args = json!({
-        "tableName": "users",
-        "alias": "u",
-        "joins": [
-            {
-                "type": "left",
-                "alias": "t",
-                "subquery": {
-                    "tableName": "orders",
-                    "selectColumns": [
-                        {"field": "customer_id"},
-                        {"function": "sum", "args": [{"field": "total"}], "alias": "spent"}
-                    ],
-                    "groupBy": [{"field": "customer_id"}]
-                },
-                "on": [{"field": "t.customer_id", "op": "=", "otherField": "u.id"}]
-            }
-        ],
-        "selectColumns": [
-            {"field": "u.name"},
-            {"function": "coalesce", "args": [{"field": "t.spent"}, {"value": 0}], "alias": "spent"}
-        ],
-        "orderBy": [{"field": "spent", "direction": "desc"}]
-    });
+    let args = def("a_subquery_join_reads_its_result_columns");
     assert_eq!(
         sql3(&args),
         [
@@ -168,21 +90,7 @@ fn a_subquery_join_reads_its_result_columns() {
 
 #[test]
 fn a_table_joined_twice_needs_aliases() {
-    let args = json!({
-        "tableName": "orders",
-        "alias": "o1",
-        "joins": [
-            {
-                "table": "orders",
-                "alias": "o2",
-                "on": [
-                    {"field": "o1.customer_id", "op": "=", "otherField": "o2.customer_id"},
-                    {"left": {"field": "o1.id"}, "op": "<", "otherField": "o2.id"}
-                ]
-            }
-        ],
-        "selectColumns": [{"field": "o1.id"}, {"field": "o2.id"}]
-    });
+    let args = def("a_table_joined_twice_needs_aliases");
     assert_eq!(
         sql3(&args),
         [
@@ -195,32 +103,7 @@ fn a_table_joined_twice_needs_aliases() {
 
 #[test]
 fn scalar_subqueries_may_use_the_outer_row() {
-    let args = json!({
-        "tableName": "users",
-        "alias": "u",
-        "selectColumns": [
-            {"field": "name"},
-            {
-                "subquery": {
-                    "tableName": "orders",
-                    "selectColumns": [{"function": "count", "args": []}],
-                    "where": [{"field": "customer_id", "op": "=", "otherField": "u.id"}]
-                },
-                "alias": "orders"
-            }
-        ],
-        "where": [
-            {
-                "field": "id",
-                "op": "=",
-                "subquery": {
-                    "tableName": "orders",
-                    "selectColumns": [{"function": "max", "args": [{"field": "customer_id"}]}]
-                },
-                "not": true
-            }
-        ]
-    });
+    let args = def("scalar_subqueries_may_use_the_outer_row");
     assert_eq!(
         sql3(&args),
         [
@@ -233,31 +116,7 @@ fn scalar_subqueries_may_use_the_outer_row() {
 
 #[test]
 fn in_and_not_in_take_a_one_column_subquery() {
-    let args = json!({
-        "tableName": "users",
-        "selectColumns": [{"field": "id"}],
-        "where": [
-            {
-                "field": "id",
-                "op": "in",
-                "subquery": {
-                    "tableName": "orders",
-                    "selectColumns": [{"field": "customer_id"}],
-                    "where": [{"field": "status", "op": "=", "value": "paid"}]
-                }
-            },
-            {
-                "field": "id",
-                "op": "notIn",
-                "subquery": {
-                    "tableName": "orders",
-                    "selectColumns": [{"field": "customer_id"}],
-                    "orderBy": [{"field": "total", "direction": "desc"}],
-                    "limit": 1
-                }
-            }
-        ]
-    });
+    let args = def("in_and_not_in_take_a_one_column_subquery");
     assert_eq!(
         sql3(&args),
         [
@@ -271,31 +130,7 @@ fn in_and_not_in_take_a_one_column_subquery() {
 
 #[test]
 fn exists_and_not_exists_may_be_correlated() {
-    let args = json!({
-        "tableName": "users",
-        "alias": "u",
-        "selectColumns": [{"field": "id"}],
-        "where": [
-            {
-                "exists": {
-                    "tableName": "orders",
-                    "where": [{"field": "customer_id", "op": "=", "otherField": "u.id"}]
-                }
-            },
-            {
-                "exists": {
-                    "tableName": "orders",
-                    "alias": "o",
-                    "where": [
-                        {"field": "o.customer_id", "op": "=", "otherField": "u.id"},
-                        {"field": "o.status", "op": "=", "value": "refund"}
-                    ]
-                },
-                "not": true,
-                "or": true
-            }
-        ]
-    });
+    let args = def("exists_and_not_exists_may_be_correlated");
     assert_eq!(
         sql3(&args),
         [
@@ -309,41 +144,7 @@ fn exists_and_not_exists_may_be_correlated() {
 
 #[test]
 fn groups_nest_with_subqueries_inside() {
-    let args = json!({
-        "tableName": "orders",
-        "selectColumns": [{"field": "id"}],
-        "where": [
-            {
-                "group": [
-                    {"field": "status", "op": "=", "value": "paid"},
-                    {
-                        "group": [
-                            {
-                                "exists": {
-                                    "tableName": "users",
-                                    "where": [
-                                        {"field": "id", "op": "=", "otherField": "orders.customer_id"},
-                                        {"field": "age", "op": "<", "value": 18}
-                                    ]
-                                }
-                            },
-                            {
-                                "field": "total",
-                                "op": ">",
-                                "subquery": {
-                                    "tableName": "orders",
-                                    "alias": "o2",
-                                    "selectColumns": [{"function": "avg", "args": [{"field": "o2.total"}]}]
-                                }
-                            }
-                        ],
-                        "or": true
-                    }
-                ],
-                "not": true
-            }
-        ]
-    });
+    let args = def("groups_nest_with_subqueries_inside");
     assert_eq!(
         sql3(&args),
         [
@@ -357,24 +158,7 @@ fn groups_nest_with_subqueries_inside() {
 
 #[test]
 fn a_cte_is_read_by_name() {
-    let args = json!({
-        "with": [
-            {
-                "name": "paid",
-                "query": {
-                    "tableName": "orders",
-                    "selectColumns": [{"field": "customer_id"}, {"field": "total"}],
-                    "where": [{"field": "status", "op": "=", "value": "paid"}]
-                }
-            }
-        ],
-        "tableName": "paid",
-        "selectColumns": [
-            {"field": "customer_id"},
-            {"function": "sum", "args": [{"field": "total"}], "alias": "spent"}
-        ],
-        "groupBy": [{"field": "customer_id"}]
-    });
+    let args = def("a_cte_is_read_by_name");
     assert_eq!(
         sql3(&args),
         [
@@ -388,32 +172,7 @@ fn a_cte_is_read_by_name() {
 
 #[test]
 fn ctes_read_earlier_ctes_and_join_tables() {
-    let args = json!({
-        "with": [
-            {
-                "name": "paid",
-                "query": {"tableName": "orders", "where": [{"field": "status", "op": "=", "value": "paid"}]}
-            },
-            {
-                "name": "per_customer",
-                "query": {
-                    "tableName": "paid",
-                    "selectColumns": [{"field": "customer_id"}, {"function": "count", "args": [], "alias": "n"}],
-                    "groupBy": [{"field": "customer_id"}]
-                }
-            }
-        ],
-        "tableName": "users",
-        "alias": "u",
-        "joins": [
-            {
-                "table": "per_customer",
-                "alias": "p",
-                "on": [{"field": "p.customer_id", "op": "=", "otherField": "u.id"}]
-            }
-        ],
-        "selectColumns": [{"field": "u.name"}, {"field": "p.n"}]
-    });
+    let args = def("ctes_read_earlier_ctes_and_join_tables");
     assert_eq!(
         sql3(&args),
         [
@@ -427,29 +186,7 @@ fn ctes_read_earlier_ctes_and_join_tables() {
 
 #[test]
 fn a_cte_named_like_a_table_reads_the_table_in_its_body() {
-    let args = json!({
-        "with": [
-            {
-                "name": "users",
-                "query": {
-                    "tableName": "users",
-                    "selectColumns": [{"field": "id"}, {"field": "name"}],
-                    "where": [{"field": "age", "op": ">=", "value": 18}]
-                }
-            }
-        ],
-        "tableName": "orders",
-        "alias": "o",
-        "selectColumns": [{"field": "o.id"}],
-        "where": [
-            {
-                "exists": {
-                    "tableName": "users",
-                    "where": [{"field": "users.id", "op": "=", "otherField": "o.customer_id"}]
-                }
-            }
-        ]
-    });
+    let args = def("a_cte_named_like_a_table_reads_the_table_in_its_body");
     assert_eq!(
         sql3(&args),
         [
@@ -463,12 +200,7 @@ fn a_cte_named_like_a_table_reads_the_table_in_its_body() {
 
 #[test]
 fn without_a_select_list_a_cte_has_its_source_columns() {
-    let args = json!({
-        "with": [{"name": "s", "query": {"tableName": "sales.orders"}}],
-        "tableName": "s",
-        "selectColumns": [{"field": "amount"}],
-        "orderBy": [{"field": "s.id"}]
-    });
+    let args = def("without_a_select_list_a_cte_has_its_source_columns");
     assert_eq!(
         sql3(&args),
         [
@@ -481,31 +213,7 @@ fn without_a_select_list_a_cte_has_its_source_columns() {
 
 #[test]
 fn a_subquery_may_have_its_own_ctes_and_read_outer_ones() {
-    let args = json!({
-        "with": [
-            {
-                "name": "big",
-                "query": {"tableName": "orders", "where": [{"field": "total", "op": ">", "value": 50}]}
-            }
-        ],
-        "tableName": "users",
-        "selectColumns": [{"field": "id"}],
-        "where": [
-            {
-                "field": "id",
-                "op": "in",
-                "subquery": {
-                    "with": [
-                        {
-                            "name": "ids",
-                            "query": {"tableName": "big", "selectColumns": [{"field": "customer_id"}]}
-                        }
-                    ],
-                    "tableName": "ids"
-                }
-            }
-        ]
-    });
+    let args = def("a_subquery_may_have_its_own_ctes_and_read_outer_ones");
     assert_eq!(
         render(&args, Dialect::Postgres).0,
         r#"WITH "big" AS (SELECT "id", "customer_id", "total", "status", "note", "created_at" FROM "public"."orders" WHERE "total" > $1) SELECT "id" FROM "public"."users" WHERE "id" IN (WITH "ids" AS (SELECT "customer_id" FROM "big") SELECT "customer_id" FROM "ids") LIMIT 101"#
@@ -521,21 +229,7 @@ fn a_subquery_may_have_its_own_ctes_and_read_outer_ones() {
 
 #[test]
 fn combine_renders_every_set_operation() {
-    let args = json!({
-        "tableName": "users",
-        "selectColumns": [{"field": "id"}],
-        "combine": [
-            {
-                "type": "union",
-                "query": {"tableName": "orders", "selectColumns": [{"field": "customer_id"}]}
-            },
-            {
-                "type": "unionAll",
-                "query": {"tableName": "sales.orders", "selectColumns": [{"field": "id"}]}
-            },
-            {"type": "except", "query": {"tableName": "a.dup"}}
-        ]
-    });
+    let args = def("combine_renders_every_set_operation");
     assert_eq!(
         sql3(&args),
         [
@@ -548,20 +242,7 @@ fn combine_renders_every_set_operation() {
 
 #[test]
 fn intersect_after_union_wraps_the_left_side() {
-    let args = json!({
-        "tableName": "users",
-        "selectColumns": [{"field": "id"}],
-        "combine": [
-            {
-                "type": "union",
-                "query": {"tableName": "orders", "selectColumns": [{"field": "customer_id"}]}
-            },
-            {
-                "type": "intersect",
-                "query": {"tableName": "sales.orders", "selectColumns": [{"field": "id"}]}
-            }
-        ]
-    });
+    let args = def("intersect_after_union_wraps_the_left_side");
     assert_eq!(
         sql3(&args),
         [
@@ -574,22 +255,7 @@ fn intersect_after_union_wraps_the_left_side() {
 
 #[test]
 fn the_cap_applies_to_the_combined_result_whatever_the_operands_limits() {
-    let args = json!({
-        "tableName": "users",
-        "selectColumns": [{"field": "id"}],
-        "limit": 5000,
-        "combine": [
-            {
-                "type": "unionAll",
-                "query": {
-                    "tableName": "orders",
-                    "selectColumns": [{"field": "customer_id"}],
-                    "limit": 100000,
-                    "offset": 1
-                }
-            }
-        ]
-    });
+    let args = def("the_cap_applies_to_the_combined_result_whatever_the_operands_limits");
     assert_eq!(
         sql3(&args),
         [
@@ -602,27 +268,7 @@ fn the_cap_applies_to_the_combined_result_whatever_the_operands_limits() {
 
 #[test]
 fn an_ordered_combination_is_wrapped_and_ordered_by_result_columns() {
-    let args = json!({
-        "tableName": "users",
-        "selectColumns": [{"field": "id"}, {"field": "name", "alias": "label"}],
-        "combine": [
-            {
-                "type": "union",
-                "query": {
-                    "tableName": "orders",
-                    "selectColumns": [{"field": "id"}, {"field": "status"}],
-                    "where": [{"field": "total", "op": ">", "value": 10}]
-                }
-            }
-        ],
-        "orderBy": [
-            {"field": "label", "nulls": "first"},
-            {"function": "length", "args": [{"field": "label"}], "direction": "desc"},
-            {"field": "id"}
-        ],
-        "limit": 3,
-        "offset": 1
-    });
+    let args = def("an_ordered_combination_is_wrapped_and_ordered_by_result_columns");
     assert_eq!(
         sql3(&args),
         [
@@ -636,22 +282,7 @@ fn an_ordered_combination_is_wrapped_and_ordered_by_result_columns() {
 
 #[test]
 fn combine_shares_the_ctes_of_the_query() {
-    let args = json!({
-        "with": [
-            {
-                "name": "paid",
-                "query": {"tableName": "orders", "where": [{"field": "status", "op": "=", "value": "paid"}]}
-            }
-        ],
-        "tableName": "paid",
-        "selectColumns": [{"field": "id"}],
-        "combine": [
-            {
-                "type": "intersect",
-                "query": {"tableName": "paid", "selectColumns": [{"field": "customer_id"}]}
-            }
-        ]
-    });
+    let args = def("combine_shares_the_ctes_of_the_query");
     assert_eq!(
         sql3(&args),
         [
@@ -665,22 +296,7 @@ fn combine_shares_the_ctes_of_the_query() {
 
 #[test]
 fn an_offset_without_limit_in_a_subquery() {
-    let args = json!({
-        "tableName": "users",
-        "selectColumns": [{"field": "id"}],
-        "where": [
-            {
-                "field": "id",
-                "op": "in",
-                "subquery": {
-                    "tableName": "orders",
-                    "selectColumns": [{"field": "customer_id"}],
-                    "orderBy": [{"field": "id"}],
-                    "offset": 1
-                }
-            }
-        ]
-    });
+    let args = def("an_offset_without_limit_in_a_subquery");
     assert_eq!(
         sql3(&args),
         [
@@ -693,33 +309,7 @@ fn an_offset_without_limit_in_a_subquery() {
 
 #[test]
 fn a_cte_joined_without_alias_is_named_by_its_name() {
-    let args = json!({
-        "with": [
-            {
-                "name": "big",
-                "query": {
-                    "tableName": "orders",
-                    "selectColumns": [{"field": "id"}, {"field": "customer_id"}],
-                    "where": [{"field": "total", "op": ">", "value": 50}]
-                }
-            }
-        ],
-        "tableName": "users",
-        "selectColumns": [{"field": "users.name"}, {"field": "big.id"}],
-        "joins": [
-            {
-                "table": "big",
-                "on": [
-                    {"field": "big.customer_id", "op": "=", "otherField": "users.id"},
-                    {
-                        "field": "big.id",
-                        "op": "in",
-                        "subquery": {"tableName": "sales.orders", "selectColumns": [{"field": "id"}]}
-                    }
-                ]
-            }
-        ]
-    });
+    let args = def("a_cte_joined_without_alias_is_named_by_its_name");
     assert_eq!(
         sql3(&args),
         [

@@ -7,91 +7,15 @@ mod properties;
 mod refusals;
 mod security;
 
-use db_configs::{ColumnInfo, RelationKind, SqlValue, TableInfo};
+use db_configs::SqlValue;
 use serde_json::Value;
 
+pub(crate) use crate::corpus::{MAX_ROWS, catalog, table, tables as all_tables};
 use crate::{Catalog, Dialect, Plan, Query, QueryError, plan};
 
-/// The row cap used by the tests: LIMIT is at most 101.
-const MAX_ROWS: usize = 100;
-
-fn column(name: &str, data_type: &str) -> ColumnInfo {
-    ColumnInfo {
-        name: name.to_owned(),
-        data_type: data_type.to_owned(),
-        nullable: true,
-        default: None,
-        comment: None,
-    }
-}
-
-fn table(schema: &str, name: &str, columns: &[(&str, &str)]) -> TableInfo {
-    TableInfo {
-        schema: schema.to_owned(),
-        name: name.to_owned(),
-        kind: RelationKind::Table,
-        comment: None,
-        row_estimate: None,
-        columns: columns.iter().map(|(n, t)| column(n, t)).collect(),
-        primary_key: vec!["id".to_owned()],
-        foreign_keys: Vec::new(),
-    }
-}
-
-/// Every table of the test database.
-fn all_tables() -> Vec<TableInfo> {
-    vec![
-        table(
-            "public",
-            "users",
-            &[
-                ("id", "integer"),
-                ("name", "text"),
-                ("email", "character varying(255)"),
-                ("age", "integer"),
-                ("created_at", "timestamp without time zone"),
-            ],
-        ),
-        table(
-            "public",
-            "orders",
-            &[
-                ("id", "integer"),
-                ("customer_id", "integer"),
-                ("total", "numeric(10,2)"),
-                ("status", "text"),
-                ("note", "text"),
-                ("created_at", "timestamp with time zone"),
-            ],
-        ),
-        table(
-            "sales",
-            "orders",
-            &[("id", "integer"), ("amount", "numeric")],
-        ),
-        table(
-            "archive",
-            "events",
-            &[("id", "bigint"), ("payload", "jsonb")],
-        ),
-        table("a", "dup", &[("id", "integer")]),
-        table("b", "dup", &[("id", "integer")]),
-        table(
-            "public",
-            "we\"ird",
-            &[("id", "integer"), ("a\"b", "text"), ("x`y", "text")],
-        ),
-        table("public", "secrets", &[("id", "integer"), ("token", "text")]),
-    ]
-}
-
-/// What the test key may read: everything but `public.secrets`.
-fn catalog() -> Catalog {
-    let granted = all_tables()
-        .into_iter()
-        .filter(|t| t.name != "secrets")
-        .collect();
-    Catalog::new(granted, "public")
+/// The corpus definition called `name`.
+fn def(name: &str) -> Value {
+    crate::corpus::definition(name).unwrap_or_else(|| panic!("no definition {name} in the corpus"))
 }
 
 fn try_plan(arguments: &Value, dialect: Dialect) -> Result<Plan, QueryError> {
