@@ -1,6 +1,7 @@
 //! End-to-end tests of the REST API: a real server on port 0, a fresh metadata database per
 //! test (cloned from a migrated template), real HTTP.
 
+mod audit;
 mod auth;
 mod cli;
 mod db_configs;

@@ -4,6 +4,7 @@
 
 mod client;
 mod dto;
+mod dto_audit;
 mod dto_db;
 mod dto_keys;
 mod dto_semantic;
@@ -13,6 +14,7 @@ mod openapi;
 mod problem;
 mod routes;
 mod state;
+mod trail;
 
 pub use client::TrustedProxies;
 pub use openapi::{ApiDoc, openapi_json};

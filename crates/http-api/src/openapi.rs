@@ -4,11 +4,12 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::dto;
+use crate::dto_audit;
 use crate::dto_db;
 use crate::dto_keys;
 use crate::dto_semantic;
 use crate::problem::Problem;
-use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys, semantic};
+use crate::routes::{audit, auth, db_adhoc, db_configs, db_management, health, mcp_keys, semantic};
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -30,7 +31,7 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys,
         db_management::list, db_management::get, db_management::create,
         db_management::replace, db_management::delete, db_management::test,
         mcp_keys::list, mcp_keys::get, mcp_keys::issue, mcp_keys::update, mcp_keys::revoke,
-        semantic::get, semantic::update,
+        semantic::get, semantic::update, audit::list, audit::verify,
     ),
     components(schemas(
         Problem, dto::CredentialsRequest, dto::RefreshRequest, dto::SignOutRequest,
@@ -49,7 +50,8 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys,
         dto_keys::IssuedKeyView,
         dto_semantic::SemanticUpdateRequest, dto_semantic::TableNoteRequest,
         dto_semantic::ColumnNoteRequest, dto_semantic::SemanticView, dto_semantic::TableNoteView,
-        dto_semantic::ColumnNoteView,
+        dto_semantic::ColumnNoteView, dto_audit::AuditEventView, dto_audit::AuditPageView,
+        dto_audit::VerificationView,
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -58,6 +60,7 @@ use crate::routes::{auth, db_adhoc, db_configs, db_management, health, mcp_keys,
         (name = "db", description = "Test connections and discover schemas before storing them"),
         (name = "db-management", description = "Database connections (camelCase, connection strings)"),
         (name = "mcp-keys", description = "Keys agents use at `POST /mcp`: one database, granted tools and tables, limits"),
+        (name = "audit", description = "The audit log: every MCP request and administrator change, tamper-evident"),
         (name = "semantic", description = "Names, descriptions and synonyms of tables and columns, shown to agents"),
         (name = "operations", description = "Health and readiness probes"),
     )

@@ -39,6 +39,10 @@ pub struct AppState {
     pub mcp: Arc<mcp::McpService>,
     pub readiness: Arc<dyn ReadinessCheck>,
     pub semantic: semantic::SemanticService,
+    /// Where events are recorded (the queue of the batch writer).
+    pub audit: audit::AuditLog,
+    /// Where events are searched and verified.
+    pub audit_store: Arc<dyn audit::AuditStore>,
     pub settings: HttpSettings,
 }
 

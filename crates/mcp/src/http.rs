@@ -30,6 +30,11 @@ pub struct McpHttpRequest {
     /// `Mcp-Session-Id`.
     pub session_id: Option<String>,
     pub body: Vec<u8>,
+    /// For the audit log: the client's address (proxies resolved), `User-Agent`, and the
+    /// request id.
+    pub client_addr: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// The body of a response.

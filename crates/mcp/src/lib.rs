@@ -7,6 +7,7 @@ pub mod protocol;
 mod ratelimit;
 mod service;
 mod tools;
+mod trace;
 
 pub use http::{HttpMethod, McpBody, McpHttpRequest, McpHttpResponse};
 pub use ratelimit::RateLimiter;

@@ -237,6 +237,9 @@ mod tests {
             mcp_name: name.map(str::to_owned),
             session_id: None,
             body: Vec::new(),
+            client_addr: None,
+            user_agent: None,
+            request_id: None,
         }
     }
 

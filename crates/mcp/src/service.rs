@@ -12,6 +12,7 @@ use semantic::{SemanticService, Semantics};
 use serde_json::{Value, json};
 
 use crate::protocol::{self, Era, MODERN_VERSION, Message, Refusal, code};
+use crate::trace::{Trace, key_prefix};
 use crate::{
     Grant, HttpMethod, McpBody, McpHttpRequest, McpHttpResponse, RateLimiter, ToolOutcome, tools,
 };
@@ -29,6 +30,8 @@ pub struct McpSettings {
     pub default_rate_limit_per_minute: u32,
     /// How long a connection's settings and snapshot are reused (changes drop them at once).
     pub reader_ttl: Duration,
+    /// Record tool arguments with every `value` replaced by `"***"`.
+    pub redact_values: bool,
     pub server_version: String,
 }
 
@@ -40,6 +43,7 @@ pub struct McpService {
     keys: KeyService,
     connections: DbConfigService,
     semantic: SemanticService,
+    audit: audit::AuditLog,
     settings: McpSettings,
     limiter: RateLimiter,
     readers: Mutex<HashMap<DbConfigId, (Instant, Loaded)>>,
@@ -98,6 +102,28 @@ fn is_defined_tool(name: &str) -> bool {
         .contains(&name)
 }
 
+/// The audit action of a JSON-RPC method.
+fn action_of(method: &str) -> String {
+    match method {
+        "initialize" => "mcp.initialize".to_owned(),
+        "ping" => "mcp.ping".to_owned(),
+        "server/discover" => "mcp.server.discover".to_owned(),
+        "tools/list" => "mcp.tools.list".to_owned(),
+        "tools/call" => "mcp.tools.call".to_owned(),
+        m if m.starts_with("notifications/") => "mcp.notification".to_owned(),
+        _ => "mcp.request.invalid".to_owned(),
+    }
+}
+
+/// The audit action of a granted tool call.
+fn tool_action(tool: &str) -> String {
+    match tool {
+        "execute_query_safe" => "mcp.query.executed".to_owned(),
+        "explain_query" => "mcp.query.explained".to_owned(),
+        other => format!("mcp.{other}"),
+    }
+}
+
 /// -32001: the request is not allowed (key, host, origin); -32029: rate limited.
 const NOT_ALLOWED: i64 = -32001;
 const RATE_LIMITED: i64 = -32029;
@@ -107,12 +133,14 @@ impl McpService {
         keys: KeyService,
         connections: DbConfigService,
         semantic: SemanticService,
+        audit: audit::AuditLog,
         settings: McpSettings,
     ) -> Self {
         Self {
             keys,
             connections,
             semantic,
+            audit,
             settings,
             limiter: RateLimiter::default(),
             readers: Mutex::default(),
@@ -170,12 +198,25 @@ impl McpService {
                 .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&serialized))
     }
 
-    /// Answers one request to `/mcp`.
+    /// Answers one request to `/mcp`, and records it in the audit log (after answering, so
+    /// the event has the outcome and the duration; it waits only for room in the queue).
     pub async fn handle(&self, request: McpHttpRequest) -> McpHttpResponse {
+        let started = Instant::now();
+        let mut trace = Trace::default();
+        let response = self.respond(&request, &mut trace).await;
+        self.audit
+            .record(trace.into_event(&request, started.elapsed()))
+            .await;
+        response
+    }
+
+    async fn respond(&self, request: &McpHttpRequest, trace: &mut Trace) -> McpHttpResponse {
         if !self.host_allowed(request.host.as_deref()) {
+            trace.deny("mcp.request.denied", "Host not allowed");
             return error_response(403, NOT_ALLOWED, "this server does not answer to that Host");
         }
         if request.method != HttpMethod::Post {
+            trace.deny("mcp.request.denied", "method not allowed");
             return McpHttpResponse::empty(405).with_header("Allow", "POST");
         }
         let origin_needs_key = request
@@ -185,12 +226,18 @@ impl McpService {
         let key = match self.keys.verify(request.key.as_deref().unwrap_or("")).await {
             Ok(k) => k,
             Err(keys::KeyAuthError::Unavailable) => {
+                trace.action = "mcp.key.auth.unavailable".to_owned();
+                trace.outcome = audit::Outcome::Failed;
+                trace.error = Some("keys cannot be verified right now".to_owned());
                 return error_response(503, -32603, "keys cannot be verified right now; retry");
             }
             Err(reason) => {
+                trace.key_prefix = key_prefix(request.key.as_deref());
                 if origin_needs_key {
+                    trace.deny("mcp.origin.denied", "Origin not allowed");
                     return error_response(403, NOT_ALLOWED, "this Origin is not allowed");
                 }
+                trace.deny("mcp.key.auth.failed", &reason.to_string());
                 tracing::info!(reason = %reason, "MCP key refused");
                 return error_response(
                     401,
@@ -200,6 +247,7 @@ impl McpService {
                 .with_header("WWW-Authenticate", "Bearer");
             }
         };
+        trace.key = Some(key.clone());
         if origin_needs_key {
             let origin = request.origin.as_deref().unwrap_or_default();
             let allowed = url::Url::parse(origin).is_ok_and(|u| {
@@ -210,6 +258,7 @@ impl McpService {
                     .any(|a| a.eq_ignore_ascii_case(&o))
             });
             if !allowed {
+                trace.deny("mcp.origin.denied", "Origin not allowed for the key");
                 return error_response(403, NOT_ALLOWED, "this Origin is not allowed for the key");
             }
         }
@@ -220,6 +269,10 @@ impl McpService {
             .unwrap_or(self.settings.default_rate_limit_per_minute);
         if let Err(wait) = self.limiter.check(key.key.id, per_minute, Instant::now()) {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            trace.deny(
+                "mcp.rate_limited",
+                &format!("{per_minute} requests per minute"),
+            );
             return error_response(
                 429,
                 RATE_LIMITED,
@@ -231,19 +284,29 @@ impl McpService {
         }
         let message = match protocol::parse(&request.body) {
             Ok(m) => m,
-            Err(r) => return refusal_response(&r),
+            Err(r) => {
+                trace.deny("mcp.request.invalid", &r.message);
+                return refusal_response(&r);
+            }
         };
-        let era = match protocol::era(&request, &message) {
+        trace.action = action_of(&message.method);
+        let era = match protocol::era(request, &message) {
             Ok(e) => e,
-            Err(r) => return refusal_response(&r),
+            Err(r) => {
+                trace.deny("mcp.request.invalid", &r.message);
+                return refusal_response(&r);
+            }
         };
         let Some(id) = message.id.clone() else {
             return McpHttpResponse::empty(202);
         };
         let outcome = match era {
-            Era::Modern => self.modern(&key, &message).await,
-            Era::Legacy(_) => self.legacy(&key, &message).await,
+            Era::Modern => self.modern(&key, &message, trace).await,
+            Era::Legacy(_) => self.legacy(&key, &message, trace).await,
         };
+        if let Err((_, why)) = &outcome {
+            trace.deny(&trace.action.clone(), why);
+        }
         let (status, body) = match outcome {
             Ok(result) => (200, json!({"jsonrpc": "2.0", "id": id, "result": result})),
             Err((code, message)) => {
@@ -292,7 +355,12 @@ impl McpService {
         self.grant(key).await.ok()?.semantics.description.clone()
     }
 
-    async fn legacy(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
+    async fn legacy(
+        &self,
+        key: &Arc<StoredKey>,
+        m: &Message,
+        trace: &mut Trace,
+    ) -> Result<Value, (i64, String)> {
         match m.method.as_str() {
             "initialize" => {
                 let requested = m.params.get("protocolVersion").and_then(Value::as_str);
@@ -308,12 +376,17 @@ impl McpService {
             }
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({"tools": Self::tool_list(key)})),
-            "tools/call" => self.call(key, m).await,
+            "tools/call" => self.call(key, m, trace).await,
             other => Err((code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
         }
     }
 
-    async fn modern(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
+    async fn modern(
+        &self,
+        key: &Arc<StoredKey>,
+        m: &Message,
+        trace: &mut Trace,
+    ) -> Result<Value, (i64, String)> {
         let meta = json!({"io.modelcontextprotocol/serverInfo": self.server_info()});
         let mut result = match m.method.as_str() {
             "server/discover" => {
@@ -333,7 +406,7 @@ impl McpService {
                 "cacheScope": "private",
                 "ttlMs": 0,
             }),
-            "tools/call" => self.call(key, m).await?,
+            "tools/call" => self.call(key, m, trace).await?,
             other => return Err((code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
         };
         result["resultType"] = json!("complete");
@@ -341,17 +414,36 @@ impl McpService {
         Ok(result)
     }
 
-    async fn call(&self, key: &Arc<StoredKey>, m: &Message) -> Result<Value, (i64, String)> {
+    async fn call(
+        &self,
+        key: &Arc<StoredKey>,
+        m: &Message,
+        trace: &mut Trace,
+    ) -> Result<Value, (i64, String)> {
         let name = m.params.get("name").and_then(Value::as_str).unwrap_or("");
+        trace.tool = Some(name.chars().take(100).collect());
+        static NO_ARGUMENTS: Value = Value::Null;
+        let args = m.params.get("arguments").unwrap_or(&NO_ARGUMENTS);
+        trace.set_arguments(args, self.settings.redact_values);
         if !key.key.grants_tool(name) || !is_defined_tool(name) {
             return Err((code::INVALID_PARAMS, format!("Unknown tool: {name}")));
         }
-        static NO_ARGUMENTS: Value = Value::Null;
-        let args = m.params.get("arguments").unwrap_or(&NO_ARGUMENTS);
+        trace.action = tool_action(name);
         let outcome = match self.grant(key).await {
             Ok(grant) => self.run(&grant, name, args).await,
             Err(text) => ToolOutcome::error(text),
         };
+        trace.tables.clone_from(&outcome.tables);
+        trace.row_count = outcome.row_count.map(|n| n as u64);
+        trace.truncated = outcome.truncated;
+        if outcome.is_error {
+            trace.outcome = if outcome.denied {
+                audit::Outcome::Denied
+            } else {
+                audit::Outcome::Failed
+            };
+            trace.error = Some(outcome.text.chars().take(2_000).collect());
+        }
         let mut result = json!({
             "content": [{"type": "text", "text": outcome.text}],
             "isError": outcome.is_error,

@@ -69,8 +69,14 @@ pub struct ToolOutcome {
     /// The text block.
     pub text: String,
     pub is_error: bool,
+    /// The error is a refusal (a table or column outside the grant), not a failure.
+    pub denied: bool,
     /// Rows returned, for queries.
     pub row_count: Option<usize>,
+    /// Whether rows were cut by the row or byte cap.
+    pub truncated: bool,
+    /// The tables the call touched (`schema.table`), for the audit log.
+    pub tables: Vec<String>,
 }
 
 impl ToolOutcome {
@@ -79,7 +85,10 @@ impl ToolOutcome {
             text: value.to_string(),
             structured: Some(value),
             is_error: false,
+            denied: false,
             row_count: None,
+            truncated: false,
+            tables: Vec::new(),
         }
     }
 
@@ -89,8 +98,18 @@ impl ToolOutcome {
             structured: None,
             text: text.into(),
             is_error: true,
+            denied: false,
             row_count: None,
+            truncated: false,
+            tables: Vec::new(),
         }
+    }
+
+    /// A query the grant does not allow: a refusal in the audit log.
+    fn query_error(e: &query::QueryError) -> Self {
+        let mut outcome = Self::error(e.to_string());
+        outcome.denied = e.kind() == query::QueryErrorKind::UnknownTable;
+        outcome
     }
 }
 
@@ -379,9 +398,11 @@ fn find_table<'a>(
             Some(s) => format!("{s}.{name}"),
             None => name.to_owned(),
         };
-        ToolOutcome::error(format!(
+        let mut refused = ToolOutcome::error(format!(
             "no table {shown:?} that you may query; call get_tables for the tables available (use schema.table when a name is in several schemas)"
-        ))
+        ));
+        refused.denied = true;
+        refused
     })
 }
 
@@ -407,6 +428,7 @@ pub fn get_columns(grant: &Grant, args: &Value) -> ToolOutcome {
         Ok(t) => t,
         Err(e) => return e,
     };
+    let touched = vec![format!("{}.{}", t.schema, t.name)];
     let notes = grant.semantics.table(&t.schema, &t.name);
     let columns: Vec<Value> = t
         .columns
@@ -457,7 +479,9 @@ pub fn get_columns(grant: &Grant, args: &Value) -> ToolOutcome {
         notes.map(|n| &n.note),
         t.comment.as_ref(),
     );
-    ToolOutcome::ok(out)
+    let mut outcome = ToolOutcome::ok(out);
+    outcome.tables = touched;
+    outcome
 }
 
 /// What a failed read tells the agent: the database's own message for a bad query, a plain
@@ -487,13 +511,14 @@ fn read_error(e: &TargetError) -> String {
 pub async fn execute_query_safe(grant: &Grant, args: &Value, limits: ReadLimits) -> ToolOutcome {
     let parsed = match query::Query::parse(args) {
         Ok(q) => q,
-        Err(e) => return ToolOutcome::error(e.to_string()),
+        Err(e) => return ToolOutcome::query_error(&e),
     };
     let plan = match query::plan_for(&parsed, &grant.catalog, &grant.engine, limits.max_rows) {
         Ok(p) => p,
-        Err(e) => return ToolOutcome::error(e.to_string()),
+        Err(e) => return ToolOutcome::query_error(&e),
     };
-    match grant.reader.read(&plan.statement, limits).await {
+    let tables = touched(&plan);
+    let mut outcome = match grant.reader.read(&plan.statement, limits).await {
         Ok(result) => {
             let row_count = result.rows.len();
             let truncated_by = result.truncated;
@@ -506,13 +531,21 @@ pub async fn execute_query_safe(grant: &Grant, args: &Value, limits: ReadLimits)
             });
             let mut outcome = ToolOutcome::ok(value);
             outcome.row_count = Some(row_count);
+            outcome.truncated = truncated_by.is_some();
             outcome
         }
         Err(e) => {
             tracing::info!(error = %e, "query failed");
             ToolOutcome::error(read_error(&e))
         }
-    }
+    };
+    outcome.tables = tables;
+    outcome
+}
+
+/// The relations a plan reads, `schema.table`.
+fn touched(plan: &query::Plan) -> Vec<String> {
+    plan.tables.clone()
 }
 
 /// Plans a structured query exactly as `execute_query_safe` would, and asks the database how
@@ -520,13 +553,14 @@ pub async fn execute_query_safe(grant: &Grant, args: &Value, limits: ReadLimits)
 pub async fn explain_query(grant: &Grant, args: &Value, limits: ReadLimits) -> ToolOutcome {
     let parsed = match query::Query::parse(args) {
         Ok(q) => q,
-        Err(e) => return ToolOutcome::error(e.to_string()),
+        Err(e) => return ToolOutcome::query_error(&e),
     };
     let plan = match query::plan_for(&parsed, &grant.catalog, &grant.engine, limits.max_rows) {
         Ok(p) => p,
-        Err(e) => return ToolOutcome::error(e.to_string()),
+        Err(e) => return ToolOutcome::query_error(&e),
     };
-    match grant.reader.explain(&plan.statement, limits.timeout).await {
+    let tables = touched(&plan);
+    let mut outcome = match grant.reader.explain(&plan.statement, limits.timeout).await {
         Ok(explained) => ToolOutcome::ok(json!({
             "sql": plan.statement.sql,
             "format": explained.format,
@@ -538,7 +572,9 @@ pub async fn explain_query(grant: &Grant, args: &Value, limits: ReadLimits) -> T
             tracing::info!(error = %e, "explain failed");
             ToolOutcome::error(read_error(&e))
         }
-    }
+    };
+    outcome.tables = tables;
+    outcome
 }
 
 #[cfg(test)]

@@ -52,6 +52,30 @@ pub struct Settings {
     pub log: LogSettings,
     pub targets: TargetSettings,
     pub mcp: McpSettings,
+    pub audit: AuditSettings,
+}
+
+/// The audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Events waiting to be written before requests wait for room (nothing is dropped).
+    pub queue_capacity: usize,
+    /// Events written in one statement at most.
+    pub batch_size: usize,
+    /// Replace the values in recorded tool arguments (`value`s of conditions and expressions)
+    /// with `"***"`; names of tables and columns are kept.
+    pub redact_values: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            batch_size: 500,
+            redact_values: false,
+        }
+    }
 }
 
 /// The MCP endpoint and the limits of keys.
@@ -202,6 +226,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             targets: TargetSettings::default(),
             mcp: McpSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -431,6 +456,16 @@ impl Settings {
             self.targets.snapshot_max_age_hours >= 1,
             "targets.snapshot_max_age_hours",
             "must be at least 1",
+        )?;
+        check(
+            (1..=1_000_000).contains(&self.audit.queue_capacity),
+            "audit.queue_capacity",
+            "must be between 1 and 1000000",
+        )?;
+        check(
+            (1..=3_000).contains(&self.audit.batch_size),
+            "audit.batch_size",
+            "must be between 1 and 3000",
         )?;
         let m = &self.mcp;
         check(

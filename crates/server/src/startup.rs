@@ -28,6 +28,7 @@ pub struct Application {
     port: u16,
     store: PgStore,
     keys: KeyService,
+    audit_writer: audit::AuditWriter,
 }
 
 /// How often keys' `lastUsedAt` is written.
@@ -222,6 +223,14 @@ impl Application {
             Duration::from_secs(settings.targets.refresh_interval_secs),
         );
         let keys = key_service(settings, &store, master);
+        let (audit_log, audit_writer) = audit::AuditLog::start(
+            Arc::new(store_postgres::PgAuditStore::new(&store)),
+            audit::WriterSettings {
+                capacity: settings.audit.queue_capacity,
+                batch: settings.audit.batch_size,
+                ..audit::WriterSettings::default()
+            },
+        );
         let semantic = semantic::SemanticService::new(
             Arc::new(store_postgres::PgSemanticRepository::new(&store)),
             db_configs.clone(),
@@ -231,6 +240,7 @@ impl Application {
             keys.clone(),
             db_configs.clone(),
             semantic.clone(),
+            audit_log.clone(),
             mcp::McpSettings {
                 allowed_hosts: m.allowed_hosts.clone(),
                 allowed_origins: m.allowed_origins.clone(),
@@ -239,6 +249,7 @@ impl Application {
                 max_result_bytes: m.max_result_bytes,
                 default_rate_limit_per_minute: m.default_rate_limit_per_minute,
                 reader_ttl: Duration::from_secs(30),
+                redact_values: settings.audit.redact_values,
                 server_version: env!("CARGO_PKG_VERSION").to_owned(),
             },
         ));
@@ -251,6 +262,8 @@ impl Application {
             mcp,
             readiness: Arc::new(StoreReadiness(store.clone())),
             semantic,
+            audit: audit_log,
+            audit_store: Arc::new(store_postgres::PgAuditStore::new(&store)),
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,
                 trusted_proxies: TrustedProxies::new(settings.trusted_proxy_nets()),
@@ -278,6 +291,7 @@ impl Application {
             port,
             store,
             keys,
+            audit_writer,
         })
     }
 
@@ -301,6 +315,8 @@ impl Application {
         if let Err(e) = self.keys.flush_last_used().await {
             tracing::warn!(error = %e, "cannot record when keys were last used");
         }
+        // Every request has finished: write what is still queued.
+        self.audit_writer.shutdown().await;
         result
     }
 }

@@ -2,6 +2,7 @@
 //! migrations in `migrations/`, and implements the repository ports of the domain crates.
 
 mod accounts;
+mod audit;
 mod changes;
 mod db_configs;
 mod keys;
@@ -10,6 +11,7 @@ mod pool;
 mod semantic;
 
 pub use accounts::{PgAdminRepository, PgSessionRepository};
+pub use audit::PgAuditStore;
 pub use changes::{CHANNEL, Change, FeedEvent};
 pub use db_configs::PgDbConfigRepository;
 pub use keys::PgKeyRepository;

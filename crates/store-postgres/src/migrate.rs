@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "semantic",
         sql: include_str!("../../../migrations/0004_semantic.sql"),
     },
+    Migration {
+        version: 5,
+        name: "audit",
+        sql: include_str!("../../../migrations/0005_audit.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).

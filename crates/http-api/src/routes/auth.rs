@@ -1,12 +1,14 @@
 //! `/api/auth/*`: administrator sign-up, sign-in, token refresh, sign-out, profile, password.
 
 use actix_web::{HttpResponse, web};
+use audit::{ActorType, Outcome};
 
 use crate::dto::{
     ChangePasswordRequest, CredentialsRequest, FirstRunResponse, MeResponse, RefreshRequest,
     SignOutRequest, TokenResponse,
 };
 use crate::extract::{Admin, ClientAddr, ValidJson};
+use crate::trail::Trail;
 use crate::{ApiError, AppState, Problem};
 
 /// Whether the first administrator still has to be created.
@@ -60,15 +62,23 @@ pub(crate) async fn sign_up(
 pub(crate) async fn sign_in(
     state: web::Data<AppState>,
     client: ClientAddr,
+    trail: Trail,
     body: ValidJson<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let ctx = accounts::ClientContext { address: client.0 };
-    let pair = state
-        .auth
-        .sign_in(&body.username, body.password, ctx)
-        .await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+    match state.auth.sign_in(&body.username, body.password, ctx).await {
+        Ok(pair) => Ok(HttpResponse::Ok().json(TokenResponse::from(pair))),
+        Err(e) => {
+            let e = ApiError::from(e);
+            // The name that was tried, never the password.
+            let mut event = trail.event(ActorType::Admin, "auth.sign_in.failed", Outcome::Denied);
+            event.actor_id = Some(body.username.chars().take(100).collect());
+            event.error = Some(e.code().to_owned());
+            trail.record(event).await;
+            Err(e)
+        }
+    }
 }
 
 /// Exchange a refresh token for a new pair.

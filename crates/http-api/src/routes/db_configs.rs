@@ -11,6 +11,7 @@ use crate::dto_db::{
     SuccessResponse, UpdateDatabaseConfigRequest, parse_tables,
 };
 use crate::extract::{Admin, ValidJson};
+use crate::trail::Trail;
 use crate::{ApiError, AppState, Problem};
 
 pub(crate) fn parse_id(raw: &str) -> Result<DbConfigId, ApiError> {
@@ -95,7 +96,8 @@ pub(crate) async fn get(
     ))]
 pub(crate) async fn create(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     body: ValidJson<CreateDatabaseConfigRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.0;
@@ -120,6 +122,11 @@ pub(crate) async fn create(
         is_active: req.is_active.unwrap_or(true),
     };
     let config = state.db_configs.create(draft, password).await?;
+    trail
+        .admin(&admin, "db.config.created", |e| {
+            e.db_config_id = Some(config.id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::Created().json(DatabaseConfigResponse {
         success: true,
         data: config.into(),
@@ -142,7 +149,8 @@ pub(crate) async fn create(
     ))]
 pub(crate) async fn update(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     id: web::Path<String>,
     body: ValidJson<UpdateDatabaseConfigRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -177,6 +185,11 @@ pub(crate) async fn update(
         is_active: req.is_active,
     };
     let config = state.db_configs.update(id, patch).await?;
+    trail
+        .admin(&admin, "db.config.updated", |e| {
+            e.db_config_id = Some(config.id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::Ok().json(DatabaseConfigResponse {
         success: true,
         data: config.into(),
@@ -195,10 +208,17 @@ pub(crate) async fn update(
     ))]
 pub(crate) async fn delete(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.db_configs.delete(parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    state.db_configs.delete(id).await?;
+    trail
+        .admin(&admin, "db.config.deleted", |e| {
+            e.db_config_id = Some(id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::Ok().json(SuccessResponse {
         success: true,
         message: Some("Database configuration deleted".into()),

@@ -8,6 +8,7 @@ use crate::dto_db::{
 };
 use crate::extract::{Admin, ValidJson};
 use crate::routes::db_configs::parse_id;
+use crate::trail::Trail;
 use crate::{ApiError, AppState, Problem};
 
 /// Field names of this API for the service's errors.
@@ -101,7 +102,8 @@ pub(crate) async fn get(
     ))]
 pub(crate) async fn create(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     body: ValidJson<DbManagementRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.0;
@@ -120,6 +122,11 @@ pub(crate) async fn create(
         .create(draft, p.password)
         .await
         .map_err(rename_field)?;
+    trail
+        .admin(&admin, "db.config.created", |e| {
+            e.db_config_id = Some(config.id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::Created().json(DbManagementView::from(config)))
 }
 
@@ -139,7 +146,8 @@ pub(crate) async fn create(
     ))]
 pub(crate) async fn replace(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     id: web::Path<String>,
     body: ValidJson<DbManagementRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -171,6 +179,11 @@ pub(crate) async fn replace(
         .update(id, patch)
         .await
         .map_err(rename_field)?;
+    trail
+        .admin(&admin, "db.config.updated", |e| {
+            e.db_config_id = Some(config.id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::Ok().json(DbManagementView::from(config)))
 }
 
@@ -183,10 +196,17 @@ pub(crate) async fn replace(
     ))]
 pub(crate) async fn delete(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.db_configs.delete(parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    state.db_configs.delete(id).await?;
+    trail
+        .admin(&admin, "db.config.deleted", |e| {
+            e.db_config_id = Some(id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -2,7 +2,7 @@
 //! between actix and the `mcp` service, and answers CORS preflights before any key is asked.
 
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use mcp::{HttpMethod, McpBody, McpHttpRequest};
 
 use crate::AppState;
@@ -54,6 +54,18 @@ pub(crate) async fn endpoint(
         mcp_name: text(h, "mcp-name"),
         session_id: text(h, "mcp-session-id"),
         body: body.to_vec(),
+        client_addr: Some(
+            state
+                .settings
+                .trusted_proxies
+                .client_address(&req)
+                .to_string(),
+        ),
+        user_agent: text(h, "user-agent").map(|u| u.chars().take(512).collect()),
+        request_id: req
+            .extensions()
+            .get::<crate::middleware::RequestContext>()
+            .map(|c| c.request_id.clone()),
     };
     let response = state.mcp.handle(request).await;
     let mut out = HttpResponse::build(

@@ -5,6 +5,7 @@ use keys::{KeyError, KeyId};
 
 use crate::dto_keys::{IssueKeyRequest, IssuedKeyView, KeyView, UpdateKeyRequest};
 use crate::extract::{Admin, ValidJson};
+use crate::trail::Trail;
 use crate::{ApiError, AppState, Problem};
 
 fn parse_id(raw: &str) -> Result<KeyId, ApiError> {
@@ -54,10 +55,18 @@ pub(crate) async fn get(
     ))]
 pub(crate) async fn issue(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     body: ValidJson<IssueKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let issued = state.keys.issue(body.0.try_into()?).await?;
+    let k = &issued.listing.key;
+    trail
+        .admin(&admin, "mcp.key.issued", |e| {
+            e.key_id = Some(k.id.as_uuid());
+            e.db_config_id = Some(k.db_config_id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(IssuedKeyView::from(issued)))
@@ -76,11 +85,18 @@ pub(crate) async fn issue(
     ))]
 pub(crate) async fn update(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     id: web::Path<String>,
     body: ValidJson<UpdateKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let key = state.keys.update(parse_id(&id)?, body.0.into()).await?;
+    trail
+        .admin(&admin, "mcp.key.updated", |e| {
+            e.key_id = Some(key.key.id.as_uuid());
+            e.db_config_id = Some(key.key.db_config_id.as_uuid());
+        })
+        .await;
     Ok(HttpResponse::Ok().json(KeyView::from(key)))
 }
 
@@ -94,9 +110,14 @@ pub(crate) async fn update(
     ))]
 pub(crate) async fn revoke(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.keys.revoke(parse_id(&id)?).await?;
+    let id = parse_id(&id)?;
+    state.keys.revoke(id).await?;
+    trail
+        .admin(&admin, "mcp.key.revoked", |e| e.key_id = Some(id.as_uuid()))
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }

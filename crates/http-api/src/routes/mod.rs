@@ -1,5 +1,6 @@
 //! Route table of the REST API.
 
+pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod db_adhoc;
 pub(crate) mod db_configs;
@@ -114,6 +115,11 @@ pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig)
                             .route(web::patch().to(mcp_keys::update))
                             .route(web::delete().to(mcp_keys::revoke)),
                     ),
+            )
+            .service(
+                web::scope("/api/audit")
+                    .service(web::resource("").route(web::get().to(audit::list)))
+                    .service(web::resource("/verify").route(web::get().to(audit::verify))),
             )
             .service(
                 web::resource("/api/semantic")

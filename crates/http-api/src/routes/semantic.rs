@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::dto_semantic::{SemanticQuery, SemanticUpdateRequest, SemanticView, connection_id};
 use crate::extract::{Admin, ValidJson};
+use crate::trail::Trail;
 use crate::{ApiError, AppState, Problem};
 
 /// Read the semantic layer of a connection.
@@ -42,9 +43,19 @@ pub(crate) async fn get(
     ))]
 pub(crate) async fn update(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    trail: Trail,
     body: ValidJson<SemanticUpdateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc = state.semantic.update(body.0.try_into()?).await?;
+    let update: semantic::SemanticUpdate = body.0.try_into()?;
+    let db = update.db_config_id;
+    let tables: Vec<String> = update.tables.iter().map(|t| t.name.clone()).collect();
+    let doc = state.semantic.update(update).await?;
+    trail
+        .admin(&admin, "semantic.updated", |e| {
+            e.db_config_id = Some(db.as_uuid());
+            e.tables = tables;
+        })
+        .await;
     Ok(HttpResponse::Ok().json(SemanticView::new(doc.semantics, &doc.default_schema)))
 }

@@ -1,0 +1,17 @@
+//! Domain: the audit log. Every MCP request and every administrator change becomes an
+//! [`AuditEvent`]; events go through a bounded queue to a batch writer ([`AuditLog`]), which
+//! never drops one (a full queue makes the caller wait) and drains on shutdown. Each stored
+//! event carries a hash chained to the previous one, so an edited or removed row shows.
+
+mod chain;
+mod model;
+mod ports;
+mod writer;
+
+pub use chain::{GENESIS, chain_hash};
+pub use model::{
+    ActorType, AuditEvent, AuditFilter, AuditPage, MAX_PAGE_SIZE, Outcome, StoredEvent,
+    Verification,
+};
+pub use ports::{AuditError, AuditStore};
+pub use writer::{AuditLog, AuditWriter, WriterSettings};

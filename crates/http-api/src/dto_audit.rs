@@ -1,0 +1,218 @@
+//! DTOs of `/api/audit` (seed 002, camelCase).
+
+use audit::{AuditFilter, AuditPage, Outcome, StoredEvent, Verification};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Duration, OffsetDateTime, Time};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ApiError;
+
+/// Which events to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// 1-based; default 1.
+    pub page: Option<u32>,
+    /// Default 20, at most 200.
+    pub page_size: Option<u32>,
+    /// Only this MCP key's events.
+    pub key_id: Option<String>,
+    /// Only calls of this tool (`execute_query_safe`, ...).
+    pub tool_name: Option<String>,
+    /// From this day (`2026-05-01`, UTC) or instant (RFC 3339), inclusive.
+    pub date_from: Option<String>,
+    /// To this day (inclusive: the whole day, UTC) or before this instant (RFC 3339).
+    pub date_to: Option<String>,
+    /// Only this action (`mcp.query.executed`, `mcp.key.auth.failed`, ...).
+    pub action: Option<String>,
+    /// `success`, `denied` or `failed`.
+    pub result: Option<String>,
+    /// Text anywhere in the action, tool, error, actor, tables, arguments, address or user
+    /// agent (case-insensitive).
+    pub q: Option<String>,
+}
+
+/// An audit event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    pub id: String,
+    /// When it happened (RFC 3339, UTC).
+    pub created_at: String,
+    /// `system`, `admin` or `mcp-key`.
+    pub actor_type: String,
+    /// The administrator's name or the key's id.
+    pub actor_id: Option<String>,
+    pub key_id: Option<String>,
+    pub action: String,
+    pub tool_name: Option<String>,
+    pub db_management_id: Option<String>,
+    pub tables: Vec<String>,
+    /// `success`, `denied` or `failed`.
+    pub result: String,
+    pub error: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub row_count: Option<u64>,
+    pub truncated: bool,
+    pub request_id: Option<String>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+    /// The call's arguments (values replaced by `"***"` when the server redacts them).
+    #[schema(value_type = Option<Object>)]
+    pub arguments: Option<serde_json::Value>,
+}
+
+/// One page of events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPageView {
+    pub items: Vec<AuditEventView>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total: u64,
+}
+
+/// The result of checking the hash chain.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationView {
+    /// Whether every event matches its hash and follows the one before it.
+    pub ok: bool,
+    /// Events checked before the first broken one (all of them when `ok`).
+    pub checked: u64,
+    /// The first event that does not match; `null` when `ok`.
+    pub first_broken_id: Option<String>,
+}
+
+fn when(raw: &str, field: &str, end_of_day: bool) -> Result<OffsetDateTime, ApiError> {
+    let raw = raw.trim();
+    if let Ok(t) = OffsetDateTime::parse(raw, &Rfc3339) {
+        return Ok(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = Date::parse(raw, &format).map_err(|_| {
+        ApiError::validation(
+            field,
+            format!("{field}: {raw:?} is not a date (2026-05-01) or an RFC 3339 time"),
+        )
+    })?;
+    let start = day.with_time(Time::MIDNIGHT).assume_utc();
+    Ok(if end_of_day {
+        start + Duration::days(1)
+    } else {
+        start
+    })
+}
+
+impl TryFrom<AuditQuery> for AuditFilter {
+    type Error = ApiError;
+
+    fn try_from(q: AuditQuery) -> Result<Self, ApiError> {
+        let page_size = q.page_size.unwrap_or(20);
+        if !(1..=audit::MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(ApiError::validation(
+                "pageSize",
+                format!("pageSize: must be between 1 and {}", audit::MAX_PAGE_SIZE),
+            ));
+        }
+        let page = q.page.unwrap_or(1);
+        if page == 0 {
+            return Err(ApiError::validation(
+                "page",
+                "page: pages start at 1".to_owned(),
+            ));
+        }
+        let key_id = q
+            .key_id
+            .as_deref()
+            .map(|k| {
+                k.trim().parse().map_err(|_| {
+                    ApiError::validation("keyId", format!("keyId: {k:?} is not a key id"))
+                })
+            })
+            .transpose()?;
+        let outcome = q
+            .result
+            .as_deref()
+            .map(|r| {
+                Outcome::parse(r.trim()).ok_or_else(|| {
+                    ApiError::validation(
+                        "result",
+                        format!("result: {r:?} is not one of success, denied, failed"),
+                    )
+                })
+            })
+            .transpose()?;
+        let from = q
+            .date_from
+            .as_deref()
+            .map(|d| when(d, "dateFrom", false))
+            .transpose()?;
+        let to = q
+            .date_to
+            .as_deref()
+            .map(|d| when(d, "dateTo", true))
+            .transpose()?;
+        let nonempty = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(Self {
+            page,
+            page_size,
+            key_id,
+            tool_name: nonempty(q.tool_name),
+            action: nonempty(q.action),
+            outcome,
+            from,
+            to,
+            text: nonempty(q.q).map(|t| t.chars().take(200).collect()),
+        })
+    }
+}
+
+impl From<StoredEvent> for AuditEventView {
+    fn from(s: StoredEvent) -> Self {
+        let e = s.event;
+        Self {
+            id: e.id.to_string(),
+            created_at: e.at.format(&Rfc3339).unwrap_or_default(),
+            actor_type: e.actor_type.as_str().to_owned(),
+            actor_id: e.actor_id,
+            key_id: e.key_id.map(|k| k.to_string()),
+            action: e.action,
+            tool_name: e.tool_name,
+            db_management_id: e.db_config_id.map(|d| d.to_string()),
+            tables: e.tables,
+            result: e.outcome.as_str().to_owned(),
+            error: e.error,
+            duration_ms: e.duration_ms,
+            row_count: e.row_count,
+            truncated: e.truncated,
+            request_id: e.request_id,
+            client_address: e.client_addr,
+            user_agent: e.user_agent,
+            arguments: e.arguments.and_then(|a| serde_json::from_str(&a).ok()),
+        }
+    }
+}
+
+impl From<AuditPage> for AuditPageView {
+    fn from(p: AuditPage) -> Self {
+        Self {
+            items: p.items.into_iter().map(AuditEventView::from).collect(),
+            page: p.page,
+            page_size: p.page_size,
+            total: p.total,
+        }
+    }
+}
+
+impl From<Verification> for VerificationView {
+    fn from(v: Verification) -> Self {
+        Self {
+            ok: v.ok,
+            checked: v.checked,
+            first_broken_id: v.first_broken_id.map(|i| i.to_string()),
+        }
+    }
+}

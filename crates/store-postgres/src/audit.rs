@@ -1,0 +1,296 @@
+//! The audit port on PostgreSQL: `audit_events`, appended in batches under a transaction-level
+//! advisory lock so that the hash chain stays one chain across instances.
+
+use async_trait::async_trait;
+use audit::{
+    ActorType, AuditError, AuditEvent, AuditFilter, AuditPage, AuditStore, GENESIS, Outcome,
+    StoredEvent, Verification, chain_hash,
+};
+use deadpool_postgres::Pool;
+use futures_util::{StreamExt, pin_mut};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::PgStore;
+
+/// The audit log on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgAuditStore {
+    pool: Pool,
+}
+
+impl PgAuditStore {
+    pub fn new(store: &PgStore) -> Self {
+        Self {
+            pool: store.pool().clone(),
+        }
+    }
+}
+
+/// Held while appending: one writer at a time extends the chain ("audit" in ASCII).
+const CHAIN_LOCK: i64 = 0x61_7564_6974;
+
+const COLUMNS: &str = "seq, id, at, actor_type, actor_id, key_id, action, tool_name, \
+    db_config_id, tables, outcome, error, duration_ms, row_count, truncated, request_id, \
+    client_addr, user_agent, arguments, prev_hash, hash";
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> AuditError {
+    AuditError::Unavailable(Box::new(e))
+}
+
+fn corrupt(what: &str) -> AuditError {
+    AuditError::Unavailable(format!("a stored audit event has an invalid {what}").into())
+}
+
+fn hash32(bytes: &[u8], what: &str) -> Result<[u8; 32], AuditError> {
+    bytes.try_into().map_err(|_| corrupt(what))
+}
+
+fn to_i64(v: Option<u64>) -> Option<i64> {
+    v.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn from_row(row: &Row) -> Result<StoredEvent, AuditError> {
+    let actor: String = row.get("actor_type");
+    let outcome: String = row.get("outcome");
+    let event = AuditEvent {
+        id: row.get("id"),
+        at: row.get("at"),
+        actor_type: ActorType::parse(&actor).ok_or_else(|| corrupt("actor type"))?,
+        actor_id: row.get("actor_id"),
+        key_id: row.get("key_id"),
+        action: row.get("action"),
+        tool_name: row.get("tool_name"),
+        db_config_id: row.get("db_config_id"),
+        tables: row.get("tables"),
+        outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome"))?,
+        error: row.get("error"),
+        duration_ms: row
+            .get::<_, Option<i64>>("duration_ms")
+            .map(|v| v.max(0) as u64),
+        row_count: row
+            .get::<_, Option<i64>>("row_count")
+            .map(|v| v.max(0) as u64),
+        truncated: row.get("truncated"),
+        request_id: row.get("request_id"),
+        client_addr: row.get("client_addr"),
+        user_agent: row.get("user_agent"),
+        arguments: row.get("arguments"),
+    };
+    Ok(StoredEvent {
+        seq: row.get("seq"),
+        event,
+        prev_hash: hash32(row.get("prev_hash"), "previous hash")?,
+        hash: hash32(row.get("hash"), "hash")?,
+    })
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// `WHERE ...` for a filter, with its parameters.
+fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    // `{}` in `clause` is this value's parameter number.
+    let mut add = |clause: &str, value: Param| {
+        params.push(value);
+        clauses.push(clause.replace("{}", &format!("${}", params.len())));
+    };
+    if let Some(k) = f.key_id {
+        add("key_id = {}", Box::new(k));
+    }
+    if let Some(t) = &f.tool_name {
+        add("tool_name = {}", Box::new(t.clone()));
+    }
+    if let Some(a) = &f.action {
+        add("action = {}", Box::new(a.clone()));
+    }
+    if let Some(o) = f.outcome {
+        add("outcome = {}", Box::new(o.as_str().to_owned()));
+    }
+    if let Some(from) = f.from {
+        add("at >= {}", Box::new(from));
+    }
+    if let Some(to) = f.to {
+        add("at < {}", Box::new(to));
+    }
+    if let Some(q) = &f.text {
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        add(
+            "(action ILIKE {} OR tool_name ILIKE {} OR error ILIKE {} OR actor_id ILIKE {} \
+             OR array_to_string(tables, ' ') ILIKE {} OR arguments ILIKE {} \
+             OR client_addr ILIKE {} OR user_agent ILIKE {})",
+            Box::new(pattern),
+        );
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (sql, params)
+}
+
+#[async_trait]
+impl AuditStore for PgAuditStore {
+    #[tracing::instrument(skip_all, fields(events = events.len()))]
+    async fn append(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        const PER_ROW: usize = 20;
+        let mut c = self.pool.get().await.map_err(unavailable)?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
+            .await
+            .map_err(unavailable)?;
+        let last = tx
+            .query_opt(
+                "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        let mut prev = match last {
+            Some(row) => hash32(row.get(0), "hash")?,
+            None => GENESIS,
+        };
+        // At most 65,535 parameters per statement: 3,000 rows of 20.
+        for chunk in events.chunks(3_000) {
+            let mut values = Vec::with_capacity(chunk.len());
+            let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * PER_ROW);
+            for e in chunk {
+                let hash = chain_hash(&prev, e);
+                let base = params.len();
+                values.push(format!(
+                    "({})",
+                    (1..=PER_ROW)
+                        .map(|i| format!("${}", base + i))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                params.push(Box::new(e.id));
+                params.push(Box::new(e.at));
+                params.push(Box::new(e.actor_type.as_str().to_owned()));
+                params.push(Box::new(e.actor_id.clone()));
+                params.push(Box::new(e.key_id));
+                params.push(Box::new(e.action.clone()));
+                params.push(Box::new(e.tool_name.clone()));
+                params.push(Box::new(e.db_config_id));
+                params.push(Box::new(e.tables.clone()));
+                params.push(Box::new(e.outcome.as_str().to_owned()));
+                params.push(Box::new(e.error.clone()));
+                params.push(Box::new(to_i64(e.duration_ms)));
+                params.push(Box::new(to_i64(e.row_count)));
+                params.push(Box::new(e.truncated));
+                params.push(Box::new(e.request_id.clone()));
+                params.push(Box::new(e.client_addr.clone()));
+                params.push(Box::new(e.user_agent.clone()));
+                params.push(Box::new(e.arguments.clone()));
+                params.push(Box::new(prev.to_vec()));
+                params.push(Box::new(hash.to_vec()));
+                prev = hash;
+            }
+            let sql = format!(
+                "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id, action, \
+                 tool_name, db_config_id, tables, outcome, error, duration_ms, row_count, \
+                 truncated, request_id, client_addr, user_agent, arguments, prev_hash, hash) \
+                 VALUES {}",
+                values.join(", ")
+            );
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            tx.execute(&sql, &refs).await.map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn search(&self, filter: &AuditFilter) -> Result<AuditPage, AuditError> {
+        let (clause, params) = conditions(filter);
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let page = filter.page.max(1);
+        let size = filter.page_size.clamp(1, audit::MAX_PAGE_SIZE);
+        let offset = i64::from(page - 1) * i64::from(size);
+        let c = self.pool.get().await.map_err(unavailable)?;
+        let total: i64 = c
+            .query_one(
+                &format!("SELECT count(*) FROM audit_events {clause}"),
+                &refs,
+            )
+            .await
+            .map_err(unavailable)?
+            .get(0);
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM audit_events {clause} \
+                     ORDER BY at DESC, seq DESC LIMIT {size} OFFSET {offset}"
+                ),
+                &refs,
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(AuditPage {
+            items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
+            page,
+            page_size: size,
+            total: total.max(0) as u64,
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify(&self) -> Result<Verification, AuditError> {
+        let c = self.pool.get().await.map_err(unavailable)?;
+        let stream = c
+            .query_raw(
+                &format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq"),
+                std::iter::empty::<i64>(),
+            )
+            .await
+            .map_err(unavailable)?;
+        pin_mut!(stream);
+        let mut checked = 0u64;
+        // The oldest remaining event anchors the chain (retention removes the ones before it).
+        let mut expected_prev: Option<[u8; 32]> = None;
+        while let Some(row) = stream.next().await {
+            let row = row.map_err(unavailable)?;
+            let id: uuid::Uuid = row.get("id");
+            let stored = match from_row(&row) {
+                Ok(s) => s,
+                Err(_) => {
+                    return Ok(Verification {
+                        ok: false,
+                        checked,
+                        first_broken_id: Some(id),
+                    });
+                }
+            };
+            let linked = expected_prev.is_none_or(|p| p == stored.prev_hash);
+            if !linked || chain_hash(&stored.prev_hash, &stored.event) != stored.hash {
+                return Ok(Verification {
+                    ok: false,
+                    checked,
+                    first_broken_id: Some(id),
+                });
+            }
+            expected_prev = Some(stored.hash);
+            checked += 1;
+        }
+        Ok(Verification {
+            ok: true,
+            checked,
+            first_broken_id: None,
+        })
+    }
+}
