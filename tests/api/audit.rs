@@ -142,7 +142,8 @@ async fn every_mcp_request_and_admin_change_is_an_event() {
         mcp(&app, key, call("drop_everything", json!({})), &[]).await,
         200
     );
-    let wrong = format!("{}0", &s.key[..s.key.len() - 1]);
+    let flipped = if s.key.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{flipped}", &s.key[..s.key.len() - 1]);
     assert_eq!(
         mcp(&app, Some(&wrong), call("get_tables", json!({})), &[]).await,
         401
@@ -448,4 +449,211 @@ async fn sigterm_right_after_a_burst_loses_no_event() {
         .unwrap()
         .get(0);
     assert_eq!(written, BURST as i64, "every answered call is in the log");
+}
+
+#[tokio::test]
+async fn summary_export_and_dashboard_tell_the_same_story() {
+    let app = spawn_app().await;
+    let target = TargetPg::new().await;
+    let s = scene(&app, &target).await;
+    let key = Some(s.key.as_str());
+    for _ in 0..3 {
+        let q = call(
+            "execute_query_safe",
+            json!({"tableName": "shop.orders", "limit": 2}),
+        );
+        assert_eq!(mcp(&app, key, q, &[]).await, 200);
+    }
+    let hidden = call("execute_query_safe", json!({"tableName": "shop.secrets"}));
+    assert_eq!(mcp(&app, key, hidden, &[]).await, 200);
+    // A user agent written to be a spreadsheet formula.
+    let evil = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .header("User-Agent", evil)
+        .json(&call("get_tables", json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // connection + key + 4 calls + 1 refused key
+    let page = events(&app, &s.token, "", 7).await;
+    let total = page["total"].as_u64().unwrap();
+
+    let summary = app
+        .json(
+            Method::GET,
+            "/api/audit/daily-summary?days=3",
+            &s.token,
+            None,
+        )
+        .await;
+    assert_eq!(summary["days"], 3);
+    let items = summary["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let today = &items[2];
+    assert_eq!(
+        today["day"],
+        time::OffsetDateTime::now_utc().date().to_string()
+    );
+    assert_eq!(today["deniedCount"], 2, "{summary}");
+    assert_eq!(today["failedCount"], 0);
+    assert_eq!(
+        today["successCount"].as_u64().unwrap() + 2,
+        total,
+        "every event of today is counted once"
+    );
+    assert_eq!(items[0]["successCount"], 0, "empty days are listed");
+    for bad in ["days=0", "days=91", "days=x"] {
+        let res = app
+            .send(
+                Method::GET,
+                &format!("/api/audit/daily-summary?{bad}"),
+                &s.token,
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+
+    let res = app
+        .send(Method::GET, "/api/audit/export?format=csv", &s.token, None)
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("id,createdAt,actorType"));
+    assert_eq!(
+        lines.len() as u64,
+        total + 1,
+        "a header and one line per event"
+    );
+    let evil_line = lines
+        .iter()
+        .find(|l| l.contains("HYPERLINK"))
+        .expect("the hostile user agent is exported");
+    assert!(
+        evil_line.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\""),
+        "defused and quoted: {evil_line}"
+    );
+    assert!(!csv.contains(",=HYPERLINK"), "never a bare formula cell");
+
+    let json_export: Value = app
+        .send(
+            Method::GET,
+            "/api/audit/export?format=json&result=denied",
+            &s.token,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exported = json_export.as_array().unwrap();
+    assert_eq!(exported.len(), 2);
+    assert!(exported.iter().all(|e| e["result"] == "denied"));
+    let res = app
+        .send(Method::GET, "/api/audit/export?format=xml", &s.token, None)
+        .await;
+    assert_eq!(res.status(), 400);
+
+    let dashboard = app
+        .json(Method::GET, "/api/dashboard", &s.token, None)
+        .await;
+    assert_eq!(dashboard["totalKeys"], 1);
+    assert_eq!(dashboard["activeKeys"], 1);
+    assert_eq!(
+        dashboard["totalQueries"], 4,
+        "tool calls, allowed or not: {dashboard}"
+    );
+    assert_eq!(
+        dashboard["recentAuditLogs"].as_array().unwrap().len() as u64,
+        total.min(10)
+    );
+    assert_eq!(
+        dashboard["recentAuditLogs"][0]["id"],
+        page["items"][0]["id"]
+    );
+    let days = dashboard["callsPerDay"].as_array().unwrap();
+    assert_eq!(days.len(), 14);
+    assert_eq!(days[13]["calls"], 4);
+    assert_eq!(days[13]["errors"], 1);
+    assert_eq!(
+        dashboard["topTools"],
+        json!([{"name": "execute_query_safe", "count": 4}])
+    );
+    assert_eq!(dashboard["topKeys"][0]["name"], s.key_id.as_str());
+    assert!(dashboard["p95LatencyMs24h"].as_f64().is_some());
+
+    // A revoked key still counts in totalKeys, not in activeKeys.
+    app.send(
+        Method::DELETE,
+        &format!("/api/mcp-keys/{}", s.key_id),
+        &s.token,
+        None,
+    )
+    .await;
+    let dashboard = app
+        .json(Method::GET, "/api/dashboard", &s.token, None)
+        .await;
+    assert_eq!(
+        (
+            dashboard["totalKeys"].as_u64(),
+            dashboard["activeKeys"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn retention_removes_old_events_and_the_rest_still_verifies() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let store = server::startup::open_store(&server::config::Settings {
+        database_url: app.db.url.clone(),
+        ..server::config::Settings::default()
+    })
+    .unwrap();
+    let audit_store = store_postgres::PgAuditStore::new(&store);
+    let mut old = Vec::new();
+    for days in [40, 30, 20] {
+        let mut e = audit::AuditEvent::new(
+            audit::ActorType::System,
+            "test.old",
+            audit::Outcome::Success,
+        );
+        e.at -= time::Duration::days(days);
+        old.push(e);
+    }
+    audit::AuditStore::append(&audit_store, &old).await.unwrap();
+    for _ in 0..3 {
+        mcp(&app, None, call("get_tables", json!({})), &[]).await;
+    }
+    let page = events(&app, &token, "", 6).await;
+    assert_eq!(page["total"], 6);
+
+    let removed = audit::AuditStore::purge_before(&audit_store, audit::retention_cutoff(25))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    let verified = app
+        .json(Method::GET, "/api/audit/verify", &token, None)
+        .await;
+    assert_eq!(
+        verified,
+        json!({"ok": true, "checked": 4, "firstBrokenId": null})
+    );
 }

@@ -262,7 +262,11 @@ async fn keys_hosts_origins_and_rates_are_enforced() {
     let res = app
         .client
         .post(app.url("/mcp"))
-        .bearer_auth(format!("{}0", &key[..key.len() - 1]))
+        .bearer_auth(format!(
+            "{}{}",
+            &key[..key.len() - 1],
+            if key.ends_with('0') { '1' } else { '0' }
+        ))
         .json(&ping)
         .send()
         .await

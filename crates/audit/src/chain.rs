@@ -76,7 +76,8 @@ mod tests {
         let base = chain_hash(&GENESIS, &e);
         assert_eq!(base, chain_hash(&GENESIS, &e.clone()), "deterministic");
         assert_ne!(base, chain_hash(&[1; 32], &e));
-        let edits: Vec<Box<dyn Fn(&mut AuditEvent)>> = vec![
+        type Edit = Box<dyn Fn(&mut AuditEvent)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|e| e.action.push('x')),
             Box::new(|e| e.outcome = Outcome::Denied),
             Box::new(|e| e.row_count = Some(1)),

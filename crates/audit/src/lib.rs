@@ -6,12 +6,14 @@
 mod chain;
 mod model;
 mod ports;
+mod summary;
 mod writer;
 
 pub use chain::{GENESIS, chain_hash};
 pub use model::{
-    ActorType, AuditEvent, AuditFilter, AuditPage, MAX_PAGE_SIZE, Outcome, StoredEvent,
-    Verification,
+    ActorType, AuditEvent, AuditFilter, AuditPage, AuditStats, Cursor, DayCounts, MAX_PAGE_SIZE,
+    Outcome, StoredEvent, Verification,
 };
 pub use ports::{AuditError, AuditStore};
+pub use summary::{MAX_SUMMARY_DAYS, daily_summary, retention_cutoff};
 pub use writer::{AuditLog, AuditWriter, WriterSettings};

@@ -164,6 +164,37 @@ pub struct AuditPage {
     pub total: u64,
 }
 
+/// Where an export page ends: the next page starts after this event (newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: OffsetDateTime,
+    pub seq: i64,
+}
+
+/// Events of one day (UTC) by outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DayCounts {
+    pub day: time::Date,
+    pub success: u64,
+    pub denied: u64,
+    pub failed: u64,
+}
+
+/// Figures for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditStats {
+    /// MCP tool calls ever recorded (allowed or not).
+    pub tool_calls: u64,
+    /// Tool calls and the ones that were denied or failed, per day (UTC), oldest first.
+    pub calls_per_day: Vec<(time::Date, u64, u64)>,
+    /// The most called tools in the window, with their call counts.
+    pub top_tools: Vec<(String, u64)>,
+    /// The keys with the most requests in the window.
+    pub top_keys: Vec<(Uuid, u64)>,
+    /// The 95th percentile of tool call durations over the last 24 hours, in milliseconds.
+    pub p95_ms_24h: Option<f64>,
+}
+
 /// What checking the chain found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {

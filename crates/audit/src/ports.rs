@@ -2,7 +2,11 @@
 
 use async_trait::async_trait;
 
-use crate::{AuditEvent, AuditFilter, AuditPage, Verification};
+use time::{Date, OffsetDateTime};
+
+use crate::{
+    AuditEvent, AuditFilter, AuditPage, AuditStats, Cursor, DayCounts, StoredEvent, Verification,
+};
 
 /// An infrastructure error carried without its driver type.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +31,36 @@ pub trait AuditStore: Send + Sync + 'static {
     /// # Errors
     /// [`AuditError::Unavailable`].
     async fn search(&self, filter: &AuditFilter) -> Result<AuditPage, AuditError>;
+
+    /// Up to `limit` events matching `filter` (its page is ignored), newest first, after
+    /// `cursor`: an export reads the whole result page by page without holding it.
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`].
+    async fn export_page(
+        &self,
+        filter: &AuditFilter,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, AuditError>;
+
+    /// Counts per day (UTC) and outcome from `from` on; days without events are left out.
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`].
+    async fn daily_counts(&self, from: Date) -> Result<Vec<DayCounts>, AuditError>;
+
+    /// Dashboard figures: the daily window starts at `from`, the latency window at `since`.
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`].
+    async fn stats(&self, from: Date, since: OffsetDateTime) -> Result<AuditStats, AuditError>;
+
+    /// Removes events older than `before`; returns how many.
+    ///
+    /// # Errors
+    /// [`AuditError::Unavailable`].
+    async fn purge_before(&self, before: OffsetDateTime) -> Result<u64, AuditError>;
 
     /// Recomputes the chain over every stored event.
     ///

@@ -186,6 +186,27 @@ mod tests {
         async fn verify(&self) -> Result<Verification, AuditError> {
             unimplemented!()
         }
+        async fn export_page(
+            &self,
+            _: &AuditFilter,
+            _: Option<crate::Cursor>,
+            _: u32,
+        ) -> Result<Vec<crate::StoredEvent>, AuditError> {
+            unimplemented!()
+        }
+        async fn daily_counts(&self, _: time::Date) -> Result<Vec<crate::DayCounts>, AuditError> {
+            unimplemented!()
+        }
+        async fn stats(
+            &self,
+            _: time::Date,
+            _: time::OffsetDateTime,
+        ) -> Result<crate::AuditStats, AuditError> {
+            unimplemented!()
+        }
+        async fn purge_before(&self, _: time::OffsetDateTime) -> Result<u64, AuditError> {
+            unimplemented!()
+        }
     }
 
     fn event(i: usize) -> AuditEvent {

@@ -216,3 +216,194 @@ impl From<Verification> for VerificationView {
         }
     }
 }
+
+/// The window of a daily summary.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryQuery {
+    /// Days back from today (UTC), today included; default 7, at most 90.
+    pub days: Option<u32>,
+}
+
+/// Events per day and outcome.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DailySummaryView {
+    pub days: u32,
+    /// Oldest first; days without events are there with zeros.
+    pub items: Vec<DayView>,
+}
+
+/// One day of a summary.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DayView {
+    /// `2026-05-01` (UTC).
+    pub day: String,
+    pub success_count: u64,
+    pub denied_count: u64,
+    pub failed_count: u64,
+}
+
+impl From<audit::DayCounts> for DayView {
+    fn from(d: audit::DayCounts) -> Self {
+        Self {
+            day: d.day.to_string(),
+            success_count: d.success,
+            denied_count: d.denied,
+            failed_count: d.failed,
+        }
+    }
+}
+
+/// The format of an export, with the filters of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `csv` (default) or `json`.
+    pub format: Option<String>,
+    pub key_id: Option<String>,
+    pub tool_name: Option<String>,
+    pub date_from: Option<String>,
+    pub date_to: Option<String>,
+    pub action: Option<String>,
+    pub result: Option<String>,
+    pub q: Option<String>,
+}
+
+impl ExportQuery {
+    /// The filter of an export (no paging) and whether it is CSV.
+    pub fn split(self) -> Result<(AuditFilter, bool), ApiError> {
+        let csv = match self.format.as_deref().map(str::trim) {
+            None | Some("csv") => true,
+            Some("json") => false,
+            Some(other) => {
+                return Err(ApiError::validation(
+                    "format",
+                    format!("format: {other:?} is not csv or json"),
+                ));
+            }
+        };
+        let filter = AuditQuery {
+            page: None,
+            page_size: None,
+            key_id: self.key_id,
+            tool_name: self.tool_name,
+            date_from: self.date_from,
+            date_to: self.date_to,
+            action: self.action,
+            result: self.result,
+            q: self.q,
+        }
+        .try_into()?;
+        Ok((filter, csv))
+    }
+}
+
+/// The CSV header of an export.
+pub const CSV_HEADER: &str = "id,createdAt,actorType,actorId,keyId,action,toolName,dbManagementId,tables,result,error,durationMs,rowCount,truncated,requestId,clientAddress,userAgent,arguments\r\n";
+
+/// One CSV cell: quoted when needed, and defused when a spreadsheet would read it as a
+/// formula (a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'` in front).
+fn cell(value: &str) -> String {
+    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if defused.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
+/// One event as a CSV line.
+pub fn csv_line(e: &AuditEventView) -> String {
+    let opt = |v: &Option<String>| v.as_deref().map(cell).unwrap_or_default();
+    let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let fields = [
+        cell(&e.id),
+        cell(&e.created_at),
+        cell(&e.actor_type),
+        opt(&e.actor_id),
+        opt(&e.key_id),
+        cell(&e.action),
+        opt(&e.tool_name),
+        opt(&e.db_management_id),
+        cell(&e.tables.join(" ")),
+        cell(&e.result),
+        opt(&e.error),
+        num(e.duration_ms),
+        num(e.row_count),
+        e.truncated.to_string(),
+        opt(&e.request_id),
+        opt(&e.client_address),
+        opt(&e.user_agent),
+        e.arguments
+            .as_ref()
+            .map(|a| cell(&a.to_string()))
+            .unwrap_or_default(),
+    ];
+    let mut line = fields.join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// The dashboard (seed 002), with the figures of the last 14 days.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardView {
+    /// Every key, revoked ones included.
+    pub total_keys: u64,
+    /// Keys that work now.
+    pub active_keys: u64,
+    /// MCP tool calls ever recorded.
+    pub total_queries: u64,
+    /// The 10 newest audit events.
+    pub recent_audit_logs: Vec<AuditEventView>,
+    /// Tool calls and errors (denied or failed) per day, the last 14 days, oldest first.
+    pub calls_per_day: Vec<CallsDayView>,
+    /// The most called tools in the last 14 days.
+    pub top_tools: Vec<CountView>,
+    /// The keys with the most requests in the last 14 days.
+    pub top_keys: Vec<CountView>,
+    /// The 95th percentile of tool call durations over the last 24 hours, in milliseconds.
+    pub p95_latency_ms_24h: Option<f64>,
+}
+
+/// Calls of one day.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallsDayView {
+    pub day: String,
+    pub calls: u64,
+    pub errors: u64,
+}
+
+/// A name (tool or key id) and a count.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CountView {
+    pub name: String,
+    pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spreadsheet_formulas_are_defused_and_cells_quoted() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-2+3"), "'-2+3");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("\tx"), "'\tx");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("line\nbreak"), "\"line\nbreak\"");
+    }
+}

@@ -31,7 +31,8 @@ use crate::routes::{audit, auth, db_adhoc, db_configs, db_management, health, mc
         db_management::list, db_management::get, db_management::create,
         db_management::replace, db_management::delete, db_management::test,
         mcp_keys::list, mcp_keys::get, mcp_keys::issue, mcp_keys::update, mcp_keys::revoke,
-        semantic::get, semantic::update, audit::list, audit::verify,
+        semantic::get, semantic::update, audit::list, audit::verify, audit::daily_summary,
+        audit::export, audit::dashboard,
     ),
     components(schemas(
         Problem, dto::CredentialsRequest, dto::RefreshRequest, dto::SignOutRequest,
@@ -51,7 +52,8 @@ use crate::routes::{audit, auth, db_adhoc, db_configs, db_management, health, mc
         dto_semantic::SemanticUpdateRequest, dto_semantic::TableNoteRequest,
         dto_semantic::ColumnNoteRequest, dto_semantic::SemanticView, dto_semantic::TableNoteView,
         dto_semantic::ColumnNoteView, dto_audit::AuditEventView, dto_audit::AuditPageView,
-        dto_audit::VerificationView,
+        dto_audit::VerificationView, dto_audit::DailySummaryView, dto_audit::DayView,
+        dto_audit::DashboardView, dto_audit::CallsDayView, dto_audit::CountView,
     )),
     modifiers(&SecuritySchemes),
     tags(

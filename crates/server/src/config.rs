@@ -66,6 +66,8 @@ pub struct AuditSettings {
     /// Replace the values in recorded tool arguments (`value`s of conditions and expressions)
     /// with `"***"`; names of tables and columns are kept.
     pub redact_values: bool,
+    /// Days events are kept; older ones are removed by an hourly job. 0 keeps them forever.
+    pub retention_days: u32,
 }
 
 impl Default for AuditSettings {
@@ -74,6 +76,7 @@ impl Default for AuditSettings {
             queue_capacity: 10_000,
             batch_size: 500,
             redact_values: false,
+            retention_days: 90,
         }
     }
 }

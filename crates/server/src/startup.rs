@@ -145,6 +145,25 @@ fn spawn_change_feed(store: &PgStore, keys: KeyService, mcp: Arc<mcp::McpService
     });
 }
 
+/// Removes audit events older than `days` days, at start-up and then every hour.
+fn spawn_audit_retention(store: Arc<dyn audit::AuditStore>, days: u32) {
+    if days == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let before = audit::retention_cutoff(days);
+            match store.purge_before(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, days, "removed old audit events"),
+                Err(e) => tracing::warn!(error = %e, "cannot remove old audit events"),
+            }
+        }
+    });
+}
+
 /// Writes keys' `lastUsedAt` in batches every `interval`.
 fn spawn_last_used_writer(keys: KeyService, interval: Duration) {
     tokio::spawn(async move {
@@ -223,8 +242,11 @@ impl Application {
             Duration::from_secs(settings.targets.refresh_interval_secs),
         );
         let keys = key_service(settings, &store, master);
+        let audit_store: Arc<dyn audit::AuditStore> =
+            Arc::new(store_postgres::PgAuditStore::new(&store));
+        spawn_audit_retention(audit_store.clone(), settings.audit.retention_days);
         let (audit_log, audit_writer) = audit::AuditLog::start(
-            Arc::new(store_postgres::PgAuditStore::new(&store)),
+            audit_store.clone(),
             audit::WriterSettings {
                 capacity: settings.audit.queue_capacity,
                 batch: settings.audit.batch_size,
@@ -263,7 +285,7 @@ impl Application {
             readiness: Arc::new(StoreReadiness(store.clone())),
             semantic,
             audit: audit_log,
-            audit_store: Arc::new(store_postgres::PgAuditStore::new(&store)),
+            audit_store: audit_store.clone(),
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,
                 trusted_proxies: TrustedProxies::new(settings.trusted_proxy_nets()),

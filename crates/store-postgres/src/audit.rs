@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use audit::{
-    ActorType, AuditError, AuditEvent, AuditFilter, AuditPage, AuditStore, GENESIS, Outcome,
-    StoredEvent, Verification, chain_hash,
+    ActorType, AuditError, AuditEvent, AuditFilter, AuditPage, AuditStats, AuditStore, Cursor,
+    DayCounts, GENESIS, Outcome, StoredEvent, Verification, chain_hash,
 };
 use deadpool_postgres::Pool;
 use futures_util::{StreamExt, pin_mut};
+use time::{Date, OffsetDateTime, Time};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -247,6 +248,146 @@ impl AuditStore for PgAuditStore {
             page_size: size,
             total: total.max(0) as u64,
         })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_page(
+        &self,
+        filter: &AuditFilter,
+        cursor: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, AuditError> {
+        let (clause, mut params) = conditions(filter);
+        let mut clause = clause;
+        if let Some(c) = cursor {
+            params.push(Box::new(c.at));
+            params.push(Box::new(c.seq));
+            let n = params.len();
+            let after = format!("(at, seq) < (${}, ${n})", n - 1);
+            clause = if clause.is_empty() {
+                format!("WHERE {after}")
+            } else {
+                format!("{clause} AND {after}")
+            };
+        }
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let c = self.pool.get().await.map_err(unavailable)?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM audit_events {clause} \
+                     ORDER BY at DESC, seq DESC LIMIT {}",
+                    limit.clamp(1, 10_000)
+                ),
+                &refs,
+            )
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(from_row).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn daily_counts(&self, from: Date) -> Result<Vec<DayCounts>, AuditError> {
+        let start = from.with_time(Time::MIDNIGHT).assume_utc();
+        let c = self.pool.get().await.map_err(unavailable)?;
+        let rows = c
+            .query(
+                "SELECT (at AT TIME ZONE 'UTC')::date AS day,
+                        count(*) FILTER (WHERE outcome = 'success') AS success,
+                        count(*) FILTER (WHERE outcome = 'denied') AS denied,
+                        count(*) FILTER (WHERE outcome = 'failed') AS failed
+                 FROM audit_events WHERE at >= $1 GROUP BY 1 ORDER BY 1",
+                &[&start],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .iter()
+            .map(|r| DayCounts {
+                day: r.get("day"),
+                success: r.get::<_, i64>("success").max(0) as u64,
+                denied: r.get::<_, i64>("denied").max(0) as u64,
+                failed: r.get::<_, i64>("failed").max(0) as u64,
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn stats(&self, from: Date, since: OffsetDateTime) -> Result<AuditStats, AuditError> {
+        let start = from.with_time(Time::MIDNIGHT).assume_utc();
+        let c = self.pool.get().await.map_err(unavailable)?;
+        let count = |r: &Row, col: &str| r.get::<_, i64>(col).max(0) as u64;
+        let total = c
+            .query_one(
+                "SELECT count(*) AS n FROM audit_events WHERE tool_name IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(unavailable)?;
+        let per_day = c
+            .query(
+                "SELECT (at AT TIME ZONE 'UTC')::date AS day, count(*) AS calls,
+                        count(*) FILTER (WHERE outcome <> 'success') AS errors
+                 FROM audit_events WHERE tool_name IS NOT NULL AND at >= $1
+                 GROUP BY 1 ORDER BY 1",
+                &[&start],
+            )
+            .await
+            .map_err(unavailable)?;
+        let tools = c
+            .query(
+                "SELECT tool_name, count(*) AS n FROM audit_events
+                 WHERE tool_name IS NOT NULL AND at >= $1
+                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+                &[&start],
+            )
+            .await
+            .map_err(unavailable)?;
+        let keys = c
+            .query(
+                "SELECT key_id, count(*) AS n FROM audit_events
+                 WHERE key_id IS NOT NULL AND at >= $1
+                 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
+                &[&start],
+            )
+            .await
+            .map_err(unavailable)?;
+        let p95 = c
+            .query_one(
+                "SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
+                 FROM audit_events WHERE tool_name IS NOT NULL AND at >= $1
+                   AND duration_ms IS NOT NULL",
+                &[&since],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(AuditStats {
+            tool_calls: count(&total, "n"),
+            calls_per_day: per_day
+                .iter()
+                .map(|r| (r.get("day"), count(r, "calls"), count(r, "errors")))
+                .collect(),
+            top_tools: tools
+                .iter()
+                .map(|r| (r.get("tool_name"), count(r, "n")))
+                .collect(),
+            top_keys: keys
+                .iter()
+                .map(|r| (r.get("key_id"), count(r, "n")))
+                .collect(),
+            p95_ms_24h: p95.get("p95"),
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn purge_before(&self, before: OffsetDateTime) -> Result<u64, AuditError> {
+        let c = self.pool.get().await.map_err(unavailable)?;
+        c.execute("DELETE FROM audit_events WHERE at < $1", &[&before])
+            .await
+            .map_err(unavailable)
     }
 
     #[tracing::instrument(skip_all)]

@@ -119,8 +119,13 @@ pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig)
             .service(
                 web::scope("/api/audit")
                     .service(web::resource("").route(web::get().to(audit::list)))
-                    .service(web::resource("/verify").route(web::get().to(audit::verify))),
+                    .service(web::resource("/verify").route(web::get().to(audit::verify)))
+                    .service(
+                        web::resource("/daily-summary").route(web::get().to(audit::daily_summary)),
+                    )
+                    .service(web::resource("/export").route(web::get().to(audit::export))),
             )
+            .service(web::resource("/api/dashboard").route(web::get().to(audit::dashboard)))
             .service(
                 web::resource("/api/semantic")
                     .route(web::get().to(semantic::get))
