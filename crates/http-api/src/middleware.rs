@@ -81,6 +81,10 @@ pub async fn request_context(
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), elapsed_ms, "request failed");
+        } else if is_mcp {
+            // Every `/mcp` request is in the audit log already, with more detail; an info line
+            // per agent call would only add cost on the hot path.
+            tracing::debug!(status = status.as_u16(), elapsed_ms, "request finished");
         } else {
             tracing::info!(status = status.as_u16(), elapsed_ms, "request finished");
         }
