@@ -21,19 +21,16 @@ const REFUSED_ON_MYSQL: &[(&str, &str)] = &[
     ),
 ];
 
-/// Definitions whose results legitimately differ between providers, with why.
-/// Both are product findings, not test noise: an `orderBy` without `nulls` keeps each
-/// dialect's default NULL placement (PostgreSQL: NULLs sort as the largest value; MySQL,
-/// MariaDB and SQLite: as the smallest), and text sorts by the database's collation
-/// (MariaDB's default is case-insensitive, PostgreSQL's here and SQLite's are not).
+/// Definitions whose results legitimately differ between providers, with why. NULLs sort
+/// alike everywhere (as the largest value, PostgreSQL's way, unless `nulls` says otherwise);
+/// what is left: text sorts by the database's collation (MariaDB's default is
+/// case-insensitive, PostgreSQL's here and SQLite's are not), and a MariaDB bug in windows.
 const DIFFERENT_RESULTS: &[(&str, &str)] = &[
     (
         "window_functions_take_partition_and_order",
-        "rank() over (order by total desc): the NULL total ranks first on PostgreSQL only",
-    ),
-    (
-        "in_and_not_in_take_a_one_column_subquery",
-        "order by total desc limit 1 picks the NULL total on PostgreSQL only",
+        "MariaDB 10.11 computes LAG(total) OVER (ORDER BY id) in the order of another window \
+         (PARTITION BY customer_id ORDER BY id) when a third window orders on an IS NULL \
+         term: lag differs on MariaDB only",
     ),
     (
         "an_ordered_combination_is_wrapped_and_ordered_by_result_columns",

@@ -249,6 +249,8 @@ pub(crate) struct Operation {
     pub op: Operator,
     pub left: Expression,
     pub right: Expression,
+    /// Where it is in the arguments.
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +287,8 @@ impl Operator {
 pub(crate) struct Case {
     pub branches: Vec<(Vec<Condition>, Expression)>,
     pub otherwise: Option<Expression>,
+    /// Where it is in the arguments.
+    pub path: String,
 }
 
 /// One item of `selectColumns`.
@@ -323,6 +327,8 @@ pub(crate) struct Condition {
     /// Negated as a whole.
     pub not: bool,
     pub predicate: Predicate,
+    /// Where it is in the arguments.
+    pub path: String,
 }
 
 /// What a condition tests.

@@ -480,21 +480,26 @@ pub fn query_shapes() -> impl Strategy<Value = Value> {
                     {
                         list.push(json!({"subquery": one_column(sub), "alias": "s"}));
                     }
-                    if !group.is_empty() {
-                        q["groupBy"] = json!(group
-                            .into_iter()
-                            .map(|f| json!({"field": f}))
-                            .collect::<Vec<_>>());
-                        q["having"] = json!([{"left": {"function": "count"}, "op": ">", "value": 0}]);
-                    }
-                    q["orderBy"] = json!(order
+                    let mut order: Vec<Value> = order
                         .into_iter()
                         .map(|(mut e, d, n)| {
                             e["direction"] = json!(d);
                             e["nulls"] = json!(n);
                             e
                         })
-                        .collect::<Vec<_>>());
+                        .collect();
+                    if !group.is_empty() && combine.is_empty() {
+                        // A grouped query selects and orders by what it groups by, and counts.
+                        let fields: Vec<Value> =
+                            group.into_iter().map(|f| json!({"field": f})).collect();
+                        let mut select = fields.clone();
+                        select.push(json!({"function": "count", "alias": "n"}));
+                        q["selectColumns"] = json!(select);
+                        q["groupBy"] = json!(fields);
+                        q["having"] = json!([{"left": {"function": "count"}, "op": ">", "value": 0}]);
+                        order = fields;
+                    }
+                    q["orderBy"] = json!(order);
                     q
                 },
             )

@@ -48,13 +48,14 @@ fn column(name: &str, data_type: &str) -> ColumnInfo {
     ColumnInfo {
         name: name.to_owned(),
         data_type: data_type.to_owned(),
-        nullable: true,
+        // The primary key is never null.
+        nullable: name != "id",
         default: None,
         comment: None,
     }
 }
 
-/// A table of `columns` (name, PostgreSQL type), its primary key `id`.
+/// A table of `columns` (name, PostgreSQL type), its primary key `id` (not null).
 pub fn table(schema: &str, name: &str, columns: &[(&str, &str)]) -> TableInfo {
     TableInfo {
         schema: schema.to_owned(),

@@ -130,6 +130,7 @@ impl Parser {
                 or,
                 not,
                 predicate: Predicate::Group(inner),
+                path: path.to_owned(),
             });
         }
         if let Some(query) = obj.get("exists") {
@@ -139,6 +140,7 @@ impl Parser {
                 or,
                 not,
                 predicate: Predicate::Exists(Box::new(query)),
+                path: path.to_owned(),
             });
         }
 
@@ -175,7 +177,12 @@ impl Parser {
             }
         };
         let predicate = self.predicate(obj, path, operand, op)?;
-        Ok(Condition { or, not, predicate })
+        Ok(Condition {
+            or,
+            not,
+            predicate,
+            path: path.to_owned(),
+        })
     }
 
     /// The predicate of a non-group condition, from its operator and right side.

@@ -128,6 +128,7 @@ impl Parser {
             op,
             left,
             right,
+            path: path.to_owned(),
         })))
     }
 
@@ -185,6 +186,7 @@ impl Parser {
         Ok(Expression::Case(Box::new(Case {
             branches,
             otherwise,
+            path: path.to_owned(),
         })))
     }
 

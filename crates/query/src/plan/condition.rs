@@ -4,9 +4,10 @@
 use db_configs::SqlValue;
 
 use super::Planner;
-use super::expression::{Typing, beside};
+use super::expression::{Typing, describe, value_path};
 use super::scope::Scope;
-use crate::error::QueryError;
+use super::types::ValueType;
+use crate::error::{QueryError, index, join};
 use crate::model::*;
 use crate::render::Dialect;
 
@@ -62,19 +63,25 @@ impl<'c> Planner<'c> {
         match (&c.predicate, c.not) {
             (Predicate::Group(_), true) => {
                 self.r.sql("NOT ");
-                self.predicate(&c.predicate, scope)
+                self.predicate(&c.predicate, &c.path, scope)
             }
             (_, true) => {
                 self.r.sql("NOT (");
-                self.predicate(&c.predicate, scope)?;
+                self.predicate(&c.predicate, &c.path, scope)?;
                 self.r.sql(")");
                 Ok(())
             }
-            (_, false) => self.predicate(&c.predicate, scope),
+            (_, false) => self.predicate(&c.predicate, &c.path, scope),
         }
     }
 
-    fn predicate(&mut self, p: &Predicate, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
+    /// One predicate of the condition at `at`.
+    fn predicate(
+        &mut self,
+        p: &Predicate,
+        at: &str,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<(), QueryError> {
         match p {
             Predicate::Group(inner) => {
                 self.r.sql("(");
@@ -82,7 +89,21 @@ impl<'c> Planner<'c> {
                 self.r.sql(")");
             }
             Predicate::Compare { left, op, right } => {
-                self.expression(left, scope, beside(right))?;
+                let left_at = join(at, "left");
+                let [(l, lk), (r, rk)] = self.pair((left, &left_at), (right, at), None, scope)?;
+                if !lk.compatible(rk) {
+                    return Err(QueryError::invalid(
+                        value_path(right, at),
+                        format!(
+                            "{} is {}, and it cannot be compared with {}, which is {}; compare values of the same kind",
+                            describe(right),
+                            rk.describe(),
+                            describe(left),
+                            lk.describe()
+                        ),
+                    ));
+                }
+                self.r.append(&l);
                 self.r.sql(match op {
                     CompareOp::Eq => " = ",
                     CompareOp::Ne => " <> ",
@@ -91,7 +112,7 @@ impl<'c> Planner<'c> {
                     CompareOp::Lt => " < ",
                     CompareOp::Le => " <= ",
                 });
-                self.expression(right, scope, beside(left))?;
+                self.r.append(&r);
             }
             Predicate::IsNull { operand, negated } => {
                 self.expression(operand, scope, Typing::Typed)?;
@@ -141,14 +162,16 @@ impl<'c> Planner<'c> {
                 negated,
                 values,
             } => {
-                self.expression(operand, scope, Typing::Typed)?;
+                let kind = self.expression(operand, scope, Typing::Typed)?;
                 self.r.sql(if *negated { " NOT IN (" } else { " IN (" });
-                let typing = beside(operand);
+                let typing = typing_beside(operand, kind);
+                let context = format!("comparing with {}", describe(operand));
+                let list = join(at, "value");
                 for (i, value) in values.iter().enumerate() {
                     if i > 0 {
                         self.r.sql(", ");
                     }
-                    self.value(value, typing);
+                    self.value_as(value, kind, typing, &index(&list, i), &context)?;
                 }
                 self.r.sql(")");
             }
@@ -157,7 +180,7 @@ impl<'c> Planner<'c> {
                 negated,
                 query,
             } => {
-                self.expression(operand, scope, Typing::Typed)?;
+                let kind = self.expression(operand, scope, Typing::Typed)?;
                 self.r.sql(if *negated { " NOT IN (" } else { " IN (" });
                 // MySQL refuses LIMIT in an IN subquery, but not in a table read by one.
                 let wrap = self.dialect() == Dialect::MySql
@@ -180,6 +203,17 @@ impl<'c> Planner<'c> {
                         ),
                     ));
                 }
+                if !columns[0].kind.compatible(kind) {
+                    return Err(QueryError::invalid(
+                        &query.path,
+                        format!(
+                            "this subquery returns {}, but {} is {}; select a column of the same kind",
+                            columns[0].kind.describe(),
+                            describe(operand),
+                            kind.describe()
+                        ),
+                    ));
+                }
             }
             Predicate::Exists(query) => {
                 self.r.sql("EXISTS (");
@@ -192,15 +226,18 @@ impl<'c> Planner<'c> {
                 low,
                 high,
             } => {
-                self.expression(operand, scope, Typing::Typed)?;
+                let kind = self.expression(operand, scope, Typing::Typed)?;
                 self.r.sql(if *negated {
                     " NOT BETWEEN "
                 } else {
                     " BETWEEN "
                 });
-                self.value(low, beside(operand));
+                let typing = typing_beside(operand, kind);
+                let context = format!("comparing with {}", describe(operand));
+                let list = join(at, "value");
+                self.value_as(low, kind, typing, &index(&list, 0), &context)?;
                 self.r.sql(" AND ");
-                self.value(high, beside(operand));
+                self.value_as(high, kind, typing, &index(&list, 1), &context)?;
             }
         }
         Ok(())
@@ -215,6 +252,14 @@ impl<'c> Planner<'c> {
             }
             other => self.text_operand(other, scope),
         }
+    }
+}
+
+/// How a value beside `operand` (of kind `kind`) is typed: from JSON beside a value.
+fn typing_beside(operand: &Expression, kind: ValueType) -> Typing {
+    match operand {
+        Expression::Value(_) => Typing::Typed,
+        _ => Typing::Beside(kind),
     }
 }
 

@@ -4,41 +4,79 @@
 use db_configs::SqlValue;
 
 use super::scope::Scope;
+use super::types::ValueType;
 use super::{Ctx, Planner};
-use crate::error::QueryError;
+use crate::error::{QueryError, index, join, shown};
 use crate::function::{Function, Kind};
 use crate::model::*;
-use crate::render::Dialect;
+use crate::render::{Dialect, Renderer};
 
-/// How a bound value gets its type on PostgreSQL (which receives parameters untyped).
+/// How a bound value gets its type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Typing {
-    /// From what stands beside it (a column it is compared with).
-    Inferred,
-    /// From the JSON value (`CAST($1 AS BIGINT)`).
+    /// From the JSON value (`CAST($1 AS BIGINT)` on PostgreSQL, which receives parameters
+    /// untyped): nothing around it gives one.
     Typed,
+    /// From the expression beside it, of this kind: the value is first made one of that kind
+    /// (a numeric string a number, a number text), and a fraction beside a number is bound
+    /// as NUMERIC on PostgreSQL (which would read it as the integer column's type).
+    Beside(ValueType),
 }
 
-/// How a value beside `other` is typed: inferred from `other` unless that is a value too.
-pub(super) fn beside(other: &Expression) -> Typing {
-    match other {
-        Expression::Value(_) => Typing::Typed,
-        _ => Typing::Inferred,
+/// The fallback typing: what stands beside a value says nothing the checks know.
+pub(super) const INFERRED: Typing = Typing::Beside(ValueType::Other);
+
+/// Where a value inside the expression at `at` is (`at.value`), or the expression itself.
+pub(super) fn value_path(e: &Expression, at: &str) -> String {
+    match e {
+        Expression::Field(name) => name.path.clone(),
+        Expression::Value(_) => join(at, "value"),
+        Expression::Subquery(q) => q.path.clone(),
+        _ => at.to_owned(),
+    }
+}
+
+/// What an expression is, for messages.
+pub(super) fn describe(e: &Expression) -> String {
+    match e {
+        Expression::Field(name) => format!("the column {}", shown(&name.text)),
+        Expression::Value(v) => format!("the value {}", shown_value(v)),
+        Expression::Function(call) => format!("{}(...)", call.function.name()),
+        Expression::Operation(op) => format!("the {} operation", op.op.name()),
+        Expression::Case(_) => "the case".to_owned(),
+        Expression::Subquery(_) => "the subquery".to_owned(),
+    }
+}
+
+/// A value as the caller wrote it, for messages.
+pub(super) fn shown_value(v: &SqlValue) -> String {
+    match v {
+        SqlValue::Text(s) => shown(s),
+        SqlValue::Int(n) => n.to_string(),
+        SqlValue::Float(x) => x.to_string(),
+        SqlValue::Bool(b) => b.to_string(),
+        SqlValue::Null => "null".to_owned(),
     }
 }
 
 impl<'c> Planner<'c> {
+    /// Renders an expression; returns the kind of value it holds.
     pub(super) fn expression(
         &mut self,
         e: &Expression,
         scope: &Scope<'_, 'c>,
         typing: Typing,
-    ) -> Result<(), QueryError> {
+    ) -> Result<ValueType, QueryError> {
         self.check_size()?;
-        match e {
+        if let Some(kind) = self.grouping_key(e, scope)? {
+            return Ok(kind);
+        }
+        Ok(match e {
             Expression::Field(name) => {
                 let column = scope.resolve(name)?;
+                self.check_grouped(&column, name)?;
                 self.column(&column);
+                column.column.kind
             }
             Expression::Value(value) => self.value(value, typing),
             Expression::Function(call) => self.call(call, scope)?,
@@ -48,24 +86,133 @@ impl<'c> Planner<'c> {
                 self.r.sql("(");
                 let columns = self.query(q, scope.ctes, Some(scope), None)?;
                 self.r.sql(")");
-                if columns.len() != 1 {
-                    return Err(QueryError::invalid(
-                        &q.path,
-                        format!(
-                            "a subquery used as a value must return exactly one column, and this one returns {}; give it exactly one selectColumns item",
-                            columns.len()
-                        ),
-                    ));
+                match columns.as_slice() {
+                    [column] => column.kind,
+                    _ => {
+                        return Err(QueryError::invalid(
+                            &q.path,
+                            format!(
+                                "a subquery used as a value must return exactly one column, and this one returns {}; give it exactly one selectColumns item",
+                                columns.len()
+                            ),
+                        ));
+                    }
                 }
             }
-        }
-        Ok(())
+        })
     }
 
-    pub(super) fn value(&mut self, value: &SqlValue, typing: Typing) {
+    /// Binds a value (already checked against what stands beside it).
+    pub(super) fn value(&mut self, value: &SqlValue, typing: Typing) -> ValueType {
         match typing {
-            Typing::Inferred => self.r.bind(value.clone()),
             Typing::Typed => self.r.bind_typed(value.clone()),
+            Typing::Beside(kind) => {
+                let value = kind.coerce(value).unwrap_or_else(|| value.clone());
+                match (&value, kind) {
+                    (SqlValue::Float(_), ValueType::Number) => {
+                        self.r.bind_cast(value.clone(), "NUMERIC");
+                    }
+                    _ => self.r.bind(value.clone()),
+                }
+                return if kind.unchecked() {
+                    ValueType::of_value(&value)
+                } else {
+                    kind
+                };
+            }
+        }
+        ValueType::of_value(value)
+    }
+
+    /// A value that must be of `kind` (beside an expression of that kind): bound so, or
+    /// refused at `path`, saying what it meets (`context`).
+    pub(super) fn value_as(
+        &mut self,
+        value: &SqlValue,
+        kind: ValueType,
+        typing: Typing,
+        path: &str,
+        context: &str,
+    ) -> Result<ValueType, QueryError> {
+        let Some(coerced) = kind.coerce(value) else {
+            return Err(QueryError::invalid(
+                path,
+                format!(
+                    "{} is not {}, which {context} needs; give {}",
+                    shown_value(value),
+                    kind.describe(),
+                    kind.example()
+                ),
+            ));
+        };
+        Ok(match typing {
+            Typing::Typed => match (&coerced, kind) {
+                (SqlValue::Float(_), ValueType::Number) => {
+                    self.r.bind_cast(coerced.clone(), "NUMERIC");
+                    ValueType::Number
+                }
+                // A null typed as what it stands for, not as the text of its JSON.
+                (SqlValue::Null, _) if kind.sql_type().is_some() => {
+                    self.r
+                        .bind_cast(SqlValue::Null, kind.sql_type().unwrap_or("TEXT"));
+                    kind
+                }
+                _ => self.value(&coerced, Typing::Typed),
+            },
+            Typing::Beside(_) => self.value(&coerced, Typing::Beside(kind)),
+        })
+    }
+
+    /// Two expressions that meet (the sides of a comparison, the operands of arithmetic),
+    /// each rendered apart: a value takes the kind of the other side (or `want`, when the
+    /// place needs one), and two values the kind of the first. Returns each side's rendering
+    /// and kind; the caller checks that the kinds fit.
+    pub(super) fn pair(
+        &mut self,
+        (a, a_at): (&Expression, &str),
+        (b, b_at): (&Expression, &str),
+        want: Option<ValueType>,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<[(Renderer, ValueType); 2], QueryError> {
+        let context = |other: &Expression, kind: ValueType| match want {
+            Some(_) => "this operation".to_owned(),
+            None => format!("comparing with {} ({})", describe(other), kind.describe()),
+        };
+        match (a, b) {
+            (Expression::Value(va), Expression::Value(vb)) => {
+                let kind = want.unwrap_or(ValueType::of_value(va));
+                let ctx = context(a, kind);
+                let fa = self.fragment(|p| {
+                    p.value_as(va, kind, Typing::Typed, &value_path(a, a_at), &ctx)
+                })?;
+                let fb = self.fragment(|p| {
+                    p.value_as(vb, kind, Typing::Typed, &value_path(b, b_at), &ctx)
+                })?;
+                Ok([fa, fb])
+            }
+            (Expression::Value(va), other) => {
+                let fb = self.fragment(|p| p.expression(other, scope, INFERRED))?;
+                let kind = want.unwrap_or(fb.1);
+                let ctx = context(other, fb.1);
+                let fa = self.fragment(|p| {
+                    p.value_as(va, kind, Typing::Beside(fb.1), &value_path(a, a_at), &ctx)
+                })?;
+                Ok([fa, fb])
+            }
+            (other, Expression::Value(vb)) => {
+                let fa = self.fragment(|p| p.expression(other, scope, INFERRED))?;
+                let kind = want.unwrap_or(fa.1);
+                let ctx = context(other, fa.1);
+                let fb = self.fragment(|p| {
+                    p.value_as(vb, kind, Typing::Beside(fa.1), &value_path(b, b_at), &ctx)
+                })?;
+                Ok([fa, fb])
+            }
+            _ => {
+                let fa = self.fragment(|p| p.expression(a, scope, INFERRED))?;
+                let fb = self.fragment(|p| p.expression(b, scope, INFERRED))?;
+                Ok([fa, fb])
+            }
         }
     }
 
@@ -94,7 +241,7 @@ impl<'c> Planner<'c> {
     }
 
     /// An expression used as text: on PostgreSQL, what is not known to be text is cast
-    /// (LIKE, `lower`, `||` take text only); values are bound as text.
+    /// (LIKE, `lower`, `||` take text only); values are bound as text. Any kind may be.
     pub(super) fn text_operand(
         &mut self,
         e: &Expression,
@@ -118,9 +265,15 @@ impl<'c> Planner<'c> {
         Ok(())
     }
 
-    fn operation(&mut self, op: &Operation, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
+    /// `concat` (text of both sides), or arithmetic on numbers: dates, times, text and
+    /// booleans are refused (dialects disagree on them, or refuse them).
+    fn operation(
+        &mut self,
+        op: &Operation,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<ValueType, QueryError> {
         if op.op == Operator::Concat {
-            return match self.dialect() {
+            match self.dialect() {
                 // MySQL's || is OR; CONCAT is NULL when an operand is, like ||.
                 Dialect::MySql => {
                     self.r.sql("CONCAT(");
@@ -128,7 +281,6 @@ impl<'c> Planner<'c> {
                     self.r.sql(", ");
                     self.expression(&op.right, scope, Typing::Typed)?;
                     self.r.sql(")");
-                    Ok(())
                 }
                 Dialect::Postgres | Dialect::Sqlite => {
                     self.r.sql("(");
@@ -136,12 +288,39 @@ impl<'c> Planner<'c> {
                     self.r.sql(" || ");
                     self.text_operand(&op.right, scope)?;
                     self.r.sql(")");
-                    Ok(())
                 }
+            }
+            return Ok(ValueType::Text);
+        }
+        let left_at = join(&op.path, "left");
+        let right_at = join(&op.path, "right");
+        let [(left, lk), (right, rk)] = self.pair(
+            (&op.left, &left_at),
+            (&op.right, &right_at),
+            Some(ValueType::Number),
+            scope,
+        )?;
+        for (kind, e, at) in [(lk, &op.left, &left_at), (rk, &op.right, &right_at)] {
+            if kind == ValueType::Number || kind.unchecked() {
+                continue;
+            }
+            let hint = if kind.is_temporal() {
+                "; arithmetic on dates and times differs between databases: compare them, or use date_part (epoch, year...) to get numbers"
+            } else {
+                "; it takes numbers only (concat joins text)"
             };
+            return Err(QueryError::invalid(
+                value_path(e, at),
+                format!(
+                    "{} is {}, and {} cannot use it{hint}",
+                    describe(e),
+                    kind.describe(),
+                    op.op.name()
+                ),
+            ));
         }
         self.r.sql("(");
-        self.expression(&op.left, scope, beside(&op.right))?;
+        self.r.append(&left);
         self.r.sql(match op.op {
             Operator::Add => " + ",
             Operator::Subtract => " - ",
@@ -149,39 +328,107 @@ impl<'c> Planner<'c> {
             Operator::Divide => " / ",
             Operator::Modulo | Operator::Concat => " % ",
         });
-        self.expression(&op.right, scope, beside(&op.left))?;
+        self.r.append(&right);
         self.r.sql(")");
-        Ok(())
+        Ok(ValueType::Number)
     }
 
-    fn case(&mut self, case: &Case, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
-        let results = case
-            .branches
-            .iter()
-            .map(|(_, then)| then)
-            .chain(case.otherwise.as_ref());
-        let typing = if results.clone().all(|r| matches!(r, Expression::Value(_))) {
+    /// Results that must be of one kind (CASE branches, `coalesce` and `nullif` arguments),
+    /// each rendered apart: values take the kind of the other results, or are typed from
+    /// JSON when all are values. Refused at the first result whose kind does not fit.
+    pub(super) fn alike(
+        &mut self,
+        items: &[(&Expression, String)],
+        what: &str,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<(Vec<Renderer>, ValueType), QueryError> {
+        let mut rendered: Vec<Option<Renderer>> = Vec::with_capacity(items.len());
+        let mut kind = ValueType::Null;
+        let mut first: Option<&Expression> = None;
+        for (e, at) in items {
+            if matches!(e, Expression::Value(_)) {
+                rendered.push(None);
+                continue;
+            }
+            let (fragment, k) = self.fragment(|p| p.expression(e, scope, INFERRED))?;
+            if !kind.compatible(k) {
+                return Err(QueryError::invalid(
+                    value_path(e, at),
+                    format!(
+                        "{} is {}, but {} is {}; {what} must all be of one kind (cast nothing: pick results of the same kind)",
+                        describe(e),
+                        k.describe(),
+                        first.map(describe).unwrap_or_default(),
+                        kind.describe()
+                    ),
+                ));
+            }
+            if first.is_none() && !k.unchecked() {
+                first = Some(e);
+            }
+            kind = kind.unify(k);
+            rendered.push(Some(fragment));
+        }
+        let all_values = rendered.iter().all(Option::is_none);
+        if all_values {
+            kind = items
+                .iter()
+                .filter_map(|(e, _)| match e {
+                    Expression::Value(v) => Some(ValueType::of_value(v)),
+                    _ => None,
+                })
+                .find(|k| *k != ValueType::Null)
+                .unwrap_or(ValueType::Null);
+        }
+        let typing = if all_values {
             Typing::Typed
         } else {
-            Typing::Inferred
+            Typing::Beside(kind)
         };
+        let context = format!("{what} ({})", kind.describe());
+        let mut out = Vec::with_capacity(items.len());
+        for ((e, at), fragment) in items.iter().zip(rendered) {
+            match (fragment, e) {
+                (Some(f), _) => out.push(f),
+                (None, Expression::Value(v)) => {
+                    let (f, _) = self
+                        .fragment(|p| p.value_as(v, kind, typing, &value_path(e, at), &context))?;
+                    out.push(f);
+                }
+                (None, _) => {}
+            }
+        }
+        Ok((out, kind))
+    }
+
+    fn case(&mut self, case: &Case, scope: &Scope<'_, 'c>) -> Result<ValueType, QueryError> {
+        let mut results: Vec<(&Expression, String)> = case
+            .branches
+            .iter()
+            .enumerate()
+            .map(|(i, (_, then))| (then, join(&index(&join(&case.path, "case"), i), "then")))
+            .collect();
+        if let Some(otherwise) = &case.otherwise {
+            results.push((otherwise, join(&case.path, "else")));
+        }
+        let (rendered, kind) = self.alike(&results, "the results of a case", scope)?;
         self.r.sql("CASE");
-        for (when, then) in &case.branches {
+        for ((when, _), then) in case.branches.iter().zip(&rendered) {
             self.r.sql(" WHEN ");
             self.conditions(when, scope)?;
             self.r.sql(" THEN ");
-            self.expression(then, scope, typing)?;
+            self.r.append(then);
         }
-        if let Some(otherwise) = &case.otherwise {
+        if let Some(otherwise) = rendered.get(case.branches.len()) {
             self.r.sql(" ELSE ");
-            self.expression(otherwise, scope, typing)?;
+            self.r.append(otherwise);
         }
         self.r.sql(" END");
-        Ok(())
+        Ok(kind)
     }
 
     /// A function call: checked for where it stands, then rendered for the dialect.
-    fn call(&mut self, call: &Call, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
+    fn call(&mut self, call: &Call, scope: &Scope<'_, 'c>) -> Result<ValueType, QueryError> {
         let name = call.function.name();
         let kind = call.function.kind();
         let ctx = self.ctx;
@@ -233,10 +480,11 @@ impl<'c> Planner<'c> {
         {
             return self.lag_lead_with_default(call, window, scope, args_ctx);
         }
-        self.within(args_ctx, |p| match kind {
-            Kind::Aggregate => p.aggregate(call, scope),
-            Kind::Window => p.window_function(call, scope),
-            Kind::Scalar => p.scalar(call, scope),
+        let result = self.within(args_ctx, |p| match (kind, windowed) {
+            (Kind::Aggregate, false) => p.inside_aggregate(|p| p.aggregate(call, scope)),
+            (Kind::Aggregate, true) => p.aggregate(call, scope),
+            (Kind::Window, _) => p.window_function(call, scope),
+            (Kind::Scalar, _) => p.scalar(call, scope),
         })?;
         if let Some(window) = &call.over {
             let window_ctx = Ctx {
@@ -246,7 +494,7 @@ impl<'c> Planner<'c> {
             };
             self.within(window_ctx, |p| p.over(window, scope))?;
         }
-        Ok(())
+        Ok(result)
     }
 }
 

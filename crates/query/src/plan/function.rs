@@ -4,10 +4,13 @@
 
 use db_configs::SqlValue;
 
-use super::expression::{Typing, beside};
+use std::borrow::Cow;
+
+use super::expression::{INFERRED, Typing, describe, value_path};
 use super::scope::Scope;
+use super::types::{ValueType, is_date};
 use super::{Ctx, Planner};
-use crate::error::{QueryError, shown};
+use crate::error::{QueryError, index, join, shown};
 use crate::function::Function;
 use crate::model::*;
 use crate::render::{Dialect, Renderer};
@@ -19,7 +22,7 @@ impl<'c> Planner<'c> {
         &mut self,
         call: &Call,
         scope: &Scope<'_, 'c>,
-    ) -> Result<(), QueryError> {
+    ) -> Result<ValueType, QueryError> {
         self.r.sql(match call.function {
             Function::Count => "COUNT(",
             Function::Sum => "SUM(",
@@ -37,10 +40,31 @@ impl<'c> Planner<'c> {
             self.conditions(&call.filter, scope)?;
             self.r.sql(" THEN ");
         }
-        match call.args.first() {
-            Some(arg) => self.expression(arg, scope, Typing::Typed)?,
-            None if emulate => self.r.sql("1"),
-            None => self.r.sql("*"),
+        let mut kind = ValueType::Number;
+        match call.function {
+            Function::Sum | Function::Avg => {
+                let arg = number_arg(call, 0)?;
+                let k = self.expression(&arg, scope, Typing::Typed)?;
+                check_number(call, 0, k)?;
+            }
+            Function::Min | Function::Max => {
+                kind = self.expression(&call.args[0], scope, Typing::Typed)?;
+                if matches!(kind, ValueType::Bool | ValueType::Json) {
+                    return Err(refuse_arg(
+                        call,
+                        0,
+                        kind,
+                        "numbers, text, dates and times (PostgreSQL has no min or max of true/false or JSON)",
+                    ));
+                }
+            }
+            _ => match call.args.first() {
+                Some(arg) => {
+                    self.expression(arg, scope, Typing::Typed)?;
+                }
+                None if emulate => self.r.sql("1"),
+                None => self.r.sql("*"),
+            },
         }
         if emulate {
             self.r.sql(" END");
@@ -51,14 +75,14 @@ impl<'c> Planner<'c> {
             self.conditions(&call.filter, scope)?;
             self.r.sql(")");
         }
-        Ok(())
+        Ok(kind)
     }
 
     pub(super) fn window_function(
         &mut self,
         call: &Call,
         scope: &Scope<'_, 'c>,
-    ) -> Result<(), QueryError> {
+    ) -> Result<ValueType, QueryError> {
         self.r.sql(match call.function {
             Function::RowNumber => "ROW_NUMBER(",
             Function::Rank => "RANK(",
@@ -66,18 +90,53 @@ impl<'c> Planner<'c> {
             Function::Lag => "LAG(",
             _ => "LEAD(",
         });
+        let mut kind = ValueType::Number;
         if let Some(value) = call.args.first() {
-            self.expression(value, scope, Typing::Typed)?;
+            kind = self.expression(value, scope, Typing::Typed)?;
             if let Some(offset) = call.args.get(1) {
                 self.r.sql(", ");
                 self.constant_integer(offset, scope)?;
             }
             if let Some(default) = call.args.get(2) {
                 self.r.sql(", ");
-                self.expression(default, scope, beside(value))?;
+                self.lag_default(call, kind, default, scope)?;
             }
         }
         self.r.sql(")");
+        Ok(kind)
+    }
+
+    /// The default of `lag`/`lead`: of the kind of the value (`kind`).
+    fn lag_default(
+        &mut self,
+        call: &Call,
+        kind: ValueType,
+        default: &Expression,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<(), QueryError> {
+        let at = arg_path(call, 2);
+        let context = format!("the default of {}", call.function.name());
+        if let Expression::Value(v) = default {
+            let typing = if matches!(call.args[0], Expression::Value(_)) {
+                Typing::Typed
+            } else {
+                Typing::Beside(kind)
+            };
+            self.value_as(v, kind, typing, &value_path(default, &at), &context)?;
+            return Ok(());
+        }
+        let k = self.expression(default, scope, INFERRED)?;
+        if !k.compatible(kind) {
+            return Err(QueryError::invalid(
+                value_path(default, &at),
+                format!(
+                    "{} is {}, but {context} must be of the kind of the value ({})",
+                    describe(default),
+                    k.describe(),
+                    kind.describe()
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -89,7 +148,7 @@ impl<'c> Planner<'c> {
         window: &Window,
         scope: &Scope<'_, 'c>,
         args_ctx: Ctx,
-    ) -> Result<(), QueryError> {
+    ) -> Result<ValueType, QueryError> {
         let window_ctx = Ctx {
             clause: "a window's partitionBy and orderBy",
             aggregates: self.ctx.aggregates,
@@ -103,6 +162,7 @@ impl<'c> Planner<'c> {
         };
         let (value, offset, default) = (&call.args[0], &call.args[1], &call.args[2]);
         self.within(args_ctx, |p| {
+            let (value, kind) = p.fragment(|p| p.expression(value, scope, Typing::Typed))?;
             p.r.sql("CASE WHEN ");
             p.r.sql(name);
             p.r.sql("1, ");
@@ -110,16 +170,16 @@ impl<'c> Planner<'c> {
             p.r.sql(")");
             p.r.append(&over);
             p.r.sql(" IS NULL THEN ");
-            p.expression(default, scope, beside(value))?;
+            p.lag_default(call, kind, default, scope)?;
             p.r.sql(" ELSE ");
             p.r.sql(name);
-            p.expression(value, scope, Typing::Typed)?;
+            p.r.append(&value);
             p.r.sql(", ");
             p.constant_integer(offset, scope)?;
             p.r.sql(")");
             p.r.append(&over);
             p.r.sql(" END");
-            Ok(())
+            Ok(kind)
         })
     }
 
@@ -162,19 +222,65 @@ impl<'c> Planner<'c> {
                 self.r.sql(" AS INTEGER)");
                 Ok(())
             }
-            _ => self.expression(e, scope, Typing::Typed),
+            _ => self.expression(e, scope, Typing::Typed).map(|_| ()),
         }
     }
 
     /// A date/time argument: values are cast to TIMESTAMP on PostgreSQL.
-    fn timestamp(&mut self, e: &Expression, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
+    fn timestamp(
+        &mut self,
+        e: &Expression,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<ValueType, QueryError> {
         match e {
             Expression::Value(v) => {
                 self.r.bind_cast(v.clone(), "TIMESTAMP");
-                Ok(())
+                Ok(ValueType::of_value(v))
             }
             _ => self.expression(e, scope, Typing::Typed),
         }
+    }
+
+    /// The date or timestamp argument of `date_trunc` / `date_part`, rendered apart (to be
+    /// repeated): a date string, or an expression of a date or timestamp (or unknown) kind.
+    fn temporal_arg(&mut self, call: &Call, scope: &Scope<'_, 'c>) -> Result<Renderer, QueryError> {
+        let e = &call.args[0];
+        let at = arg_path(call, 0);
+        let name = call.function.name();
+        if let Expression::Value(v) = e
+            && !matches!(v, SqlValue::Null)
+            && !matches!(v, SqlValue::Text(s) if is_date(s))
+        {
+            return Err(QueryError::invalid(
+                value_path(e, &at),
+                format!(
+                    "{name} takes a date or timestamp, and {} is not one; give a date string like {{\"value\": \"2024-01-31\"}} or a date column",
+                    super::expression::shown_value(v)
+                ),
+            ));
+        }
+        let (fragment, kind) = self.fragment(|p| p.timestamp(e, scope))?;
+        let clock = matches!(
+            call.unit,
+            Some(DateUnit::Hour | DateUnit::Minute | DateUnit::Second)
+        );
+        let fits = match kind {
+            ValueType::Timestamp => true,
+            ValueType::Date => call.function == Function::DateTrunc || !clock,
+            k => k.unchecked() || matches!(e, Expression::Value(_)),
+        };
+        if !fits {
+            let why = if kind == ValueType::Date {
+                "; a date has no hours, minutes or seconds".to_owned()
+            } else {
+                format!("; {name} takes a date or timestamp")
+            };
+            return Err(QueryError::invalid(
+                value_path(e, &at),
+                format!("{} is {}{why}", describe(e), kind.describe()),
+            ));
+        }
+        Ok(fragment)
     }
 
     /// Renders `e` apart, to repeat it where an emulation needs it more than once.
@@ -182,22 +288,19 @@ impl<'c> Planner<'c> {
         &mut self,
         e: &Expression,
         scope: &Scope<'_, 'c>,
-        timestamp: bool,
-    ) -> Result<Renderer, QueryError> {
-        let (fragment, ()) = self.fragment(|p| {
-            if timestamp {
-                p.timestamp(e, scope)
-            } else {
-                p.expression(e, scope, Typing::Typed)
-            }
-        })?;
-        Ok(fragment)
+    ) -> Result<(Renderer, ValueType), QueryError> {
+        self.fragment(|p| p.expression(e, scope, Typing::Typed))
     }
 
     /// The scalar functions, per dialect.
-    pub(super) fn scalar(&mut self, call: &Call, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
+    pub(super) fn scalar(
+        &mut self,
+        call: &Call,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<ValueType, QueryError> {
         let d = self.dialect();
         let args = &call.args;
+        let mut kind = ValueType::Number;
         match call.function {
             Function::Lower | Function::Upper | Function::Trim | Function::Length => {
                 self.r.sql(match (call.function, d) {
@@ -210,6 +313,9 @@ impl<'c> Planner<'c> {
                 });
                 self.text_operand(&args[0], scope)?;
                 self.r.sql(")");
+                if call.function != Function::Length {
+                    kind = ValueType::Text;
+                }
             }
             Function::Substring => {
                 self.r.sql("SUBSTR(");
@@ -219,55 +325,72 @@ impl<'c> Planner<'c> {
                     self.constant_integer(arg, scope)?;
                 }
                 self.r.sql(")");
+                kind = ValueType::Text;
             }
-            Function::Concat => self.concat(args, scope)?,
+            Function::Concat => {
+                self.concat(args, scope)?;
+                kind = ValueType::Text;
+            }
             Function::Coalesce | Function::NullIf => {
                 self.r.sql(if call.function == Function::Coalesce {
                     "COALESCE("
                 } else {
                     "NULLIF("
                 });
-                let typing = if args.iter().all(|a| matches!(a, Expression::Value(_))) {
-                    Typing::Typed
-                } else {
-                    Typing::Inferred
-                };
-                for (i, arg) in args.iter().enumerate() {
+                let items: Vec<(&Expression, String)> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a, arg_path(call, i)))
+                    .collect();
+                let what = format!("the arguments of {}", call.function.name());
+                let (rendered, k) = self.alike(&items, &what, scope)?;
+                for (i, arg) in rendered.iter().enumerate() {
                     if i > 0 {
                         self.r.sql(", ");
                     }
-                    self.expression(arg, scope, typing)?;
+                    self.r.append(arg);
                 }
                 self.r.sql(")");
+                kind = k;
             }
             Function::Abs => {
                 self.r.sql("ABS(");
-                self.expression(&args[0], scope, Typing::Typed)?;
+                let x = number_arg(call, 0)?;
+                let k = self.expression(&x, scope, Typing::Typed)?;
+                check_number(call, 0, k)?;
                 self.r.sql(")");
             }
             Function::Round => {
                 self.r.sql("ROUND(");
+                let x = number_arg(call, 0)?;
                 match (args.get(1), d) {
                     // PostgreSQL rounds to digits only a numeric.
                     (Some(digits), Dialect::Postgres) => {
                         self.r.sql("CAST(");
-                        self.expression(&args[0], scope, Typing::Typed)?;
+                        let k = self.expression(&x, scope, Typing::Typed)?;
+                        check_number(call, 0, k)?;
                         self.r.sql(" AS NUMERIC), ");
                         self.constant_integer(digits, scope)?;
                     }
                     (Some(digits), _) => {
-                        self.expression(&args[0], scope, Typing::Typed)?;
+                        let k = self.expression(&x, scope, Typing::Typed)?;
+                        check_number(call, 0, k)?;
                         self.r.sql(", ");
                         self.constant_integer(digits, scope)?;
                     }
-                    (None, _) => self.expression(&args[0], scope, Typing::Typed)?,
+                    (None, _) => {
+                        let k = self.expression(&x, scope, Typing::Typed)?;
+                        check_number(call, 0, k)?;
+                    }
                 }
                 self.r.sql(")");
             }
             Function::Floor | Function::Ceil if d == Dialect::Sqlite => {
                 // SQLite has FLOOR and CEIL only when built with its math functions: truncate,
                 // then step down (floor of a negative fraction) or up (ceil of a positive one).
-                let x = self.repeated(&args[0], scope, false)?;
+                let arg = number_arg(call, 0)?;
+                let (x, k) = self.repeated(&arg, scope)?;
+                check_number(call, 0, k)?;
                 self.r.sql("(CAST(");
                 self.r.append(&x);
                 self.r.sql(" AS INTEGER)");
@@ -291,11 +414,19 @@ impl<'c> Planner<'c> {
                 } else {
                     "CEIL("
                 });
-                self.expression(&args[0], scope, Typing::Typed)?;
+                let x = number_arg(call, 0)?;
+                let k = self.expression(&x, scope, Typing::Typed)?;
+                check_number(call, 0, k)?;
                 self.r.sql(")");
             }
-            Function::CurrentDate => self.r.sql("CURRENT_DATE"),
-            Function::DateTrunc => self.date_trunc(call, scope)?,
+            Function::CurrentDate => {
+                self.r.sql("CURRENT_DATE");
+                kind = ValueType::Date;
+            }
+            Function::DateTrunc => {
+                self.date_trunc(call, scope)?;
+                kind = ValueType::Timestamp;
+            }
             Function::DatePart => self.date_part(call, scope)?,
             other => {
                 return Err(QueryError::invalid(
@@ -304,7 +435,7 @@ impl<'c> Planner<'c> {
                 ));
             }
         }
-        Ok(())
+        Ok(kind)
     }
 
     /// `concat`: text of every non-null argument, nulls skipped (as PostgreSQL's CONCAT).
@@ -328,9 +459,13 @@ impl<'c> Planner<'c> {
                 }
                 Dialect::Postgres => match arg {
                     Expression::Value(v) => self.r.bind_text(v.clone()),
-                    _ => self.expression(arg, scope, Typing::Typed)?,
+                    _ => {
+                        self.expression(arg, scope, Typing::Typed)?;
+                    }
                 },
-                Dialect::MySql => self.expression(arg, scope, Typing::Typed)?,
+                Dialect::MySql => {
+                    self.expression(arg, scope, Typing::Typed)?;
+                }
             }
         }
         self.r.sql(")");
@@ -342,7 +477,7 @@ impl<'c> Planner<'c> {
     /// `YYYY-MM-DD HH:MM:SS` text). Weeks start on Monday.
     fn date_trunc(&mut self, call: &Call, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
         let unit = call.unit.unwrap_or(DateUnit::Day);
-        let x = self.repeated(&call.args[0], scope, true)?;
+        let x = self.temporal_arg(call, scope)?;
         let (before, between, after): (&'static str, &'static str, &'static str) =
             match (self.dialect(), unit) {
                 (Dialect::Postgres, _) => {
@@ -415,7 +550,7 @@ impl<'c> Planner<'c> {
     /// Weeks are ISO weeks; dow counts from 0 on Sunday.
     fn date_part(&mut self, call: &Call, scope: &Scope<'_, 'c>) -> Result<(), QueryError> {
         let unit = call.unit.unwrap_or(DateUnit::Year);
-        let x = self.repeated(&call.args[0], scope, true)?;
+        let x = self.temporal_arg(call, scope)?;
         let (before, after): (&'static str, &'static str) = match (self.dialect(), unit) {
             (Dialect::Postgres, _) | (Dialect::MySql, DateUnit::Year) => {
                 self.r.sql("EXTRACT(");
@@ -482,4 +617,51 @@ fn extract_unit(unit: DateUnit) -> &'static str {
         DateUnit::DayOfYear => "DOY",
         DateUnit::Epoch => "EPOCH",
     }
+}
+
+/// Where argument `i` of `call` is (the unit of `date_trunc` / `date_part` is argument 0 of
+/// the JSON, so theirs are one further).
+fn arg_path(call: &Call, i: usize) -> String {
+    let offset = usize::from(call.unit.is_some());
+    index(&join(&call.path, "args"), i + offset)
+}
+
+/// Argument `i` of `call`, which must be a number: a value is read as one (a numeric
+/// string), or refused.
+fn number_arg(call: &Call, i: usize) -> Result<Cow<'_, Expression>, QueryError> {
+    let e = &call.args[i];
+    let Expression::Value(v) = e else {
+        return Ok(Cow::Borrowed(e));
+    };
+    match ValueType::Number.coerce(v) {
+        Some(n) => Ok(Cow::Owned(Expression::Value(n))),
+        None => Err(refuse_arg(call, i, ValueType::of_value(v), "numbers")),
+    }
+}
+
+/// Refuses argument `i` of `call`, of kind `kind`, unless it is a number (or unknown).
+fn check_number(call: &Call, i: usize, kind: ValueType) -> Result<(), QueryError> {
+    if kind == ValueType::Number || kind.unchecked() {
+        return Ok(());
+    }
+    let takes = if kind.is_temporal() && call.function.kind() == crate::function::Kind::Aggregate {
+        "numbers (count, min and max take dates and times)"
+    } else {
+        "numbers"
+    };
+    Err(refuse_arg(call, i, kind, takes))
+}
+
+/// `<path>: f takes <takes>; <argument> is <kind>`.
+fn refuse_arg(call: &Call, i: usize, kind: ValueType, takes: &str) -> QueryError {
+    let e = &call.args[i];
+    QueryError::invalid(
+        value_path(e, &arg_path(call, i)),
+        format!(
+            "{} takes {takes}, and {} is {}; call it on a value of that kind",
+            call.function.name(),
+            describe(e),
+            kind.describe()
+        ),
+    )
 }

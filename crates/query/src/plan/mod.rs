@@ -5,8 +5,10 @@
 mod condition;
 mod expression;
 mod function;
+mod grouping;
 mod scope;
 mod select;
+mod types;
 
 use db_configs::ReadStatement;
 
@@ -47,8 +49,12 @@ pub fn plan(
 /// The outermost LIMIT is always present: `min(limit, max_rows + 1)`, or `max_rows + 1`
 /// without a limit, so the caller can tell a result that was cut (more than `max_rows` rows);
 /// with `combine` it applies to the combined result, so no operand's own limit can raise it.
-/// `nulls` ordering is native on PostgreSQL and SQLite; MySQL has no `NULLS FIRST|LAST`, so
-/// there the value is first ordered on `x IS NULL`. FILTER is emulated on MySQL with a CASE
+/// Without `nulls`, NULLs sort as the largest value on every dialect (last ascending, first
+/// descending, PostgreSQL's default). `nulls` ordering is native on PostgreSQL and SQLite;
+/// MySQL has no `NULLS FIRST|LAST`, so there the value is first ordered on `x IS NULL`.
+/// Values are checked against the kind of what they meet (number, text, boolean, date/time)
+/// and bound as that kind; grouping queries may select and order only grouped expressions
+/// and aggregates. FILTER is emulated on MySQL with a CASE
 /// inside the aggregate; `date_trunc`, `date_part`, `floor` and `ceil` are emulated where
 /// the database lacks them.
 ///
@@ -71,6 +77,8 @@ pub fn plan_for(
         r: Renderer::new(engine.dialect()),
         tables: Vec::new(),
         ctx: Ctx::SELECT,
+        groups: Vec::new(),
+        unchecked: 0,
     };
     let cap = u64::try_from(max_rows)
         .unwrap_or(u64::MAX)
@@ -138,6 +146,10 @@ struct Planner<'c> {
     r: Renderer,
     tables: Vec<String>,
     ctx: Ctx,
+    /// The grouping of each query being planned, innermost last.
+    groups: Vec<grouping::GroupFrame>,
+    /// Above 0 while rendering without grouping checks.
+    unchecked: usize,
 }
 
 impl<'c> Planner<'c> {
@@ -312,6 +324,21 @@ impl<'c> Planner<'c> {
                     "a combined query with its own order or limit",
                 )?;
             }
+            for (k, (mine, theirs)) in columns.iter().zip(&got).enumerate() {
+                if !mine.kind.compatible(theirs.kind) {
+                    return Err(QueryError::invalid(
+                        join(&c.path, "query"),
+                        format!(
+                            "column {} of this query ({}) is {}, but the main query's ({}) is {}; combined queries must return columns of the same kinds, in the same order",
+                            k + 1,
+                            shown(&theirs.name),
+                            theirs.kind.describe(),
+                            shown(&mine.name),
+                            mine.kind.describe()
+                        ),
+                    ));
+                }
+            }
             if got.len() != columns.len() {
                 return Err(QueryError::invalid(
                     join(&c.path, "query"),
@@ -328,12 +355,17 @@ impl<'c> Planner<'c> {
             self.r.sql(") AS ");
             self.r.identifier("combined");
             unique_names(&columns, &q.path, "a combined query with an orderBy")?;
+            let mut combined = columns.clone();
+            for c in &mut combined {
+                c.nullable = true;
+            }
             let source = Source {
                 relation: Relation::Derived {
                     cte: None,
-                    columns: columns.clone(),
+                    columns: combined,
                 },
                 alias: Some("combined".to_owned()),
+                outer: false,
             };
             let scope = Scope::new(vec![source], outer, env);
             let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
@@ -343,7 +375,9 @@ impl<'c> Planner<'c> {
                 aggregates: false,
                 windows: false,
             };
-            self.within(ctx, |p| p.order_by(&q.order_by, &scope, None, false))
+            self.with_group_frame(false, |p| {
+                p.within(ctx, |p| p.order_by(&q.order_by, &scope, None, false))
+            })
                 .map_err(|e| match e.kind() {
                     QueryErrorKind::UnknownColumn => QueryError::new(
                         QueryErrorKind::UnknownColumn,

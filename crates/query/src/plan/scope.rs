@@ -6,6 +6,7 @@ use std::cell::Cell;
 
 use db_configs::TableInfo;
 
+use super::types::ValueType;
 use crate::catalog::{qualified_name, same};
 use crate::error::{QueryError, QueryErrorKind, shown};
 use crate::model::Name;
@@ -16,6 +17,11 @@ pub(crate) struct Column {
     pub name: String,
     /// The database type, when known (a table column, or a result column that is one).
     pub data_type: Option<String>,
+    /// What kind of value it holds.
+    pub kind: ValueType,
+    /// Whether it may be null (a nullable column, or any column of an outer join's optional
+    /// side).
+    pub nullable: bool,
 }
 
 /// What a source reads.
@@ -35,6 +41,8 @@ pub(crate) enum Relation<'c> {
 pub(crate) struct Source<'c> {
     pub relation: Relation<'c>,
     pub alias: Option<String>,
+    /// On the optional side of an outer join: its columns may be null whatever their type.
+    pub outer: bool,
 }
 
 impl Source<'_> {
@@ -94,6 +102,8 @@ impl Source<'_> {
                 .map(|c| Column {
                     name: c.name.clone(),
                     data_type: Some(c.data_type.clone()),
+                    kind: ValueType::of(&c.data_type),
+                    nullable: c.nullable,
                 })
                 .collect(),
             Relation::Derived { columns, .. } => columns.clone(),
@@ -255,8 +265,9 @@ impl<'p, 'c> Scope<'p, 'c> {
         self.reference(0, source, column)
     }
 
-    fn reference(&self, level: usize, source: usize, column: Column) -> ColumnRef {
+    fn reference(&self, level: usize, source: usize, mut column: Column) -> ColumnRef {
         let s = &self.sources[source];
+        column.nullable |= s.outer;
         let qualify = level > 0 || self.sources.len() > 1 || s.alias.is_some();
         ColumnRef {
             level,

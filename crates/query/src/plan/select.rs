@@ -2,6 +2,7 @@
 //! grouping and ordering.
 
 use super::expression::Typing;
+use super::grouping::{has_aggregate, may_be_null, ungrouped};
 use super::scope::{Column, ColumnRef, CteEnv, Relation, Scope, Source};
 use super::{Ctx, Planner, Tail, unique_names};
 use crate::catalog::same;
@@ -71,6 +72,7 @@ impl<'c> Planner<'c> {
                     columns: cte.columns.clone(),
                 },
                 alias: alias.cloned(),
+                outer: false,
             });
         }
         let table = self.catalog.resolve_table(name).map_err(|e| {
@@ -89,6 +91,7 @@ impl<'c> Planner<'c> {
         Ok(Source {
             relation: Relation::Table(table),
             alias: alias.cloned(),
+            outer: false,
         })
     }
 
@@ -115,6 +118,7 @@ impl<'c> Planner<'c> {
                     sources.push(Source {
                         relation: Relation::Derived { cte: None, columns },
                         alias: j.alias.clone(),
+                        outer: false,
                     });
                     subqueries.push(Some(fragment));
                 }
@@ -135,38 +139,91 @@ impl<'c> Planner<'c> {
                 ));
             }
         }
+        // The optional sides of outer joins: their columns may be null.
+        for (k, j) in q.joins.iter().enumerate() {
+            match j.kind {
+                JoinKind::Left => sources[k + 1].outer = true,
+                JoinKind::Right => sources[..=k].iter_mut().for_each(|s| s.outer = true),
+                JoinKind::Full => sources[..=k + 1].iter_mut().for_each(|s| s.outer = true),
+                JoinKind::Inner | JoinKind::Cross => {}
+            }
+        }
         let scope = Scope::new(sources, outer, env);
-        let (from, ()) = self.fragment(|p| p.from(q, &scope, &subqueries))?;
+        let grouped = !q.group_by.is_empty()
+            || !q.having.is_empty()
+            || q.select.iter().any(|i| has_aggregate(&i.expr));
+        self.with_group_frame(grouped, |p| p.select_body(q, &scope, &subqueries, tail))
+    }
+
+    /// The clauses of one SELECT, its sources resolved; grouping is checked in the select
+    /// list, having and orderBy.
+    fn select_body(
+        &mut self,
+        q: &Query,
+        scope: &Scope<'_, 'c>,
+        subqueries: &[Option<Renderer>],
+        tail: Tail,
+    ) -> Result<Vec<Column>, QueryError> {
+        let (from, ()) = self.fragment(|p| p.from(q, scope, subqueries))?;
+        let grouped = self.groups.last().is_some_and(|f| f.grouped);
+        if grouped {
+            self.note_group_keys(q, scope)?;
+        }
 
         self.r.sql("SELECT ");
         if q.distinct {
             self.r.sql("DISTINCT ");
         }
-        let info = self.select_list(q, &scope)?;
+        self.checking(true);
+        let info = self.select_list(q, scope)?;
+        self.checking(false);
         self.r.sql(" FROM ");
         self.r.append(&from);
 
         if !q.filter.is_empty() {
             self.r.sql(" WHERE ");
-            self.within(Ctx::WHERE, |p| p.conditions(&q.filter, &scope))?;
+            self.within(Ctx::WHERE, |p| p.conditions(&q.filter, scope))?;
         }
         if !q.group_by.is_empty() {
             self.r.sql(" GROUP BY ");
-            self.within(Ctx::GROUP_BY, |p| p.group_by(q, &scope, &info))?;
+            self.within(Ctx::GROUP_BY, |p| p.group_by(q, scope, &info))?;
         }
+        self.checking(true);
         if !q.having.is_empty() {
             self.r.sql(" HAVING ");
-            self.within(Ctx::HAVING, |p| p.conditions(&q.having, &scope))?;
+            self.within(Ctx::HAVING, |p| p.conditions(&q.having, scope))?;
         }
         if let Tail::OrderAndLimit { cap } = tail {
             if !q.order_by.is_empty() {
+                if !grouped && let Some(item) = q.order_by.iter().find(|o| has_aggregate(&o.expr)) {
+                    return Err(QueryError::invalid(
+                        &item.path,
+                        "this orders by an aggregate, but the query neither groups nor aggregates (no groupBy, having or aggregate in selectColumns); order by a column, or add groupBy",
+                    ));
+                }
                 self.r.sql(" ");
                 self.within(Ctx::ORDER_BY, |p| {
-                    p.order_by(&q.order_by, &scope, Some(&info), q.distinct)
+                    p.order_by(&q.order_by, scope, Some(&info), q.distinct)
                 })?;
             }
             self.limit(q, cap);
         }
+        if grouped && q.select.is_empty() {
+            // Every column is selected: each must be grouped (checked last, so that the
+            // other clauses' errors come first).
+            for (i, source) in scope.sources.iter().enumerate() {
+                for column in source.columns() {
+                    let c = scope.column_ref(i, column);
+                    let name = Name {
+                        text: c.column.name.clone(),
+                        path: join(&q.path, "selectColumns"),
+                    };
+                    self.check_grouped(&c, &name)
+                        .map_err(|_| ungrouped_all(&q.path, &name.text))?;
+                }
+            }
+        }
+        self.checking(false);
         Ok(info.columns)
     }
 
@@ -263,7 +320,7 @@ impl<'c> Planner<'c> {
                     }
                     let c = scope.column_ref(i, column.clone());
                     self.column(&c);
-                    info.columns.push(column);
+                    info.columns.push(c.column);
                 }
             }
             return Ok(info);
@@ -271,16 +328,31 @@ impl<'c> Planner<'c> {
 
         let mut names: Vec<Option<String>> = Vec::with_capacity(q.select.len());
         for item in &q.select {
-            let (fragment, field) = self.fragment(|p| {
-                p.expression(&item.expr, scope, Typing::Typed)?;
-                match &item.expr {
-                    Expression::Field(name) => scope.resolve(name).map(Some),
-                    _ => Ok(None),
-                }
-            })?;
+            let key = self.groups.last().is_some_and(|f| {
+                item.alias
+                    .as_ref()
+                    .is_some_and(|a| f.aliases.iter().any(|k| same(k, a)))
+            });
+            let render = |p: &mut Self| {
+                let kind = p.expression(&item.expr, scope, Typing::Typed)?;
+                let field = match &item.expr {
+                    Expression::Field(name) => Some(scope.resolve(name)?),
+                    _ => None,
+                };
+                Ok((kind, field))
+            };
+            let (fragment, (kind, field)) = if key {
+                self.unchecked(|p| p.fragment(render))?
+            } else {
+                self.fragment(render)?
+            };
             let data_type = match &field {
                 Some(c) => c.column.data_type.clone(),
                 None => self.static_type(&item.expr, scope)?,
+            };
+            let nullable = match &field {
+                Some(c) => c.column.nullable,
+                None => may_be_null(&item.expr, scope),
             };
             names.push(
                 item.alias
@@ -290,6 +362,8 @@ impl<'c> Planner<'c> {
             info.columns.push(Column {
                 name: String::new(),
                 data_type,
+                kind,
+                nullable,
             });
             info.fragments.push(fragment);
             info.fields.push(field);
@@ -355,7 +429,7 @@ impl<'c> Planner<'c> {
                     "grouping by a constant has no effect; group by a field or an expression",
                 ));
             }
-            let (fragment, ()) = self.fragment(|p| p.expression(e, scope, Typing::Typed))?;
+            let (fragment, _) = self.fragment(|p| p.expression(e, scope, Typing::Typed))?;
             match info.matching(&fragment) {
                 Some(k) => self.r.number(k as u64 + 1),
                 None => self.r.append(&fragment),
@@ -390,6 +464,7 @@ impl<'c> Planner<'c> {
         distinct: bool,
     ) -> Result<(), QueryError> {
         // What to sort on: a select item's position, or an expression.
+        let nullable;
         let key = match (&item.expr, info) {
             (Expression::Value(_), _) => {
                 return Err(QueryError::invalid(
@@ -401,10 +476,13 @@ impl<'c> Planner<'c> {
                 if !name.text.contains('.') && info.by_alias(&name.text).is_some() =>
             {
                 let k = info.by_alias(&name.text).unwrap_or_default();
+                nullable = info.columns[k].nullable;
                 SortKey::Position(k, info.fragments[k].clone())
             }
             (Expression::Field(name), _) => {
                 let column = scope.resolve(name)?;
+                self.check_grouped(&column, name)?;
+                nullable = column.column.nullable;
                 if let Some(info) = info
                     && distinct
                     && !info.all
@@ -429,7 +507,8 @@ impl<'c> Planner<'c> {
                 SortKey::Expression(fragment)
             }
             (e, _) => {
-                let (fragment, ()) = self.fragment(|p| p.expression(e, scope, Typing::Typed))?;
+                let (fragment, _) = self.fragment(|p| p.expression(e, scope, Typing::Typed))?;
+                nullable = may_be_null(e, scope);
                 match info.and_then(|info| info.matching(&fragment)) {
                     Some(k) => SortKey::Position(k, fragment),
                     None if distinct => {
@@ -442,8 +521,23 @@ impl<'c> Planner<'c> {
                 }
             }
         };
+        // Without `nulls`, NULLs sort as the largest value everywhere (PostgreSQL's way): last
+        // ascending, first descending. Written out where the dialect's default differs
+        // (MySQL and SQLite sort them as the smallest) and the key may be null.
+        let descending = item.direction == Some(Direction::Desc);
+        let wanted = item.nulls.unwrap_or(if descending {
+            Nulls::First
+        } else {
+            Nulls::Last
+        });
+        let dialect_default = match (self.dialect(), descending) {
+            (Dialect::Postgres, false) | (Dialect::MySql | Dialect::Sqlite, true) => Nulls::Last,
+            _ => Nulls::First,
+        };
+        let nulls =
+            (item.nulls.is_some() || (nullable && wanted != dialect_default)).then_some(wanted);
         let native_nulls = self.engine.has_nulls_order();
-        if let (Some(nulls), false) = (item.nulls, native_nulls) {
+        if let (Some(nulls), false) = (nulls, native_nulls) {
             // No NULLS FIRST/LAST: sort on "is null" first (1 for nulls).
             let value = match &key {
                 SortKey::Position(_, f) | SortKey::Expression(f) => f,
@@ -463,7 +557,7 @@ impl<'c> Planner<'c> {
             Some(Direction::Desc) => self.r.sql(" DESC"),
             None => {}
         }
-        match (item.nulls, native_nulls) {
+        match (nulls, native_nulls) {
             (Some(Nulls::First), true) => self.r.sql(" NULLS FIRST"),
             (Some(Nulls::Last), true) => self.r.sql(" NULLS LAST"),
             _ => {}
@@ -493,4 +587,16 @@ fn auto_name(e: &Expression) -> &'static str {
         Expression::Case(_) => "case",
         Expression::Subquery(_) => "subquery",
     }
+}
+
+/// The refusal of a select list left out (every column) in a grouping query.
+fn ungrouped_all(path: &str, column: &str) -> QueryError {
+    let e = ungrouped(&join(path, "selectColumns"), column);
+    QueryError::invalid(
+        e.path(),
+        format!(
+            "{}; without selectColumns every column is selected, so list the grouped columns and aggregates in selectColumns",
+            e.message()
+        ),
+    )
 }

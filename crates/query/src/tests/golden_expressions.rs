@@ -11,7 +11,7 @@ fn operations_are_parenthesised_and_values_typed_beside_columns() {
     assert_eq!(
         sql3(&args),
         [
-            r#"SELECT ("total" + $1) AS "add", (CAST($2 AS BIGINT) - CAST($3 AS BIGINT)) AS "seven", (("total" / $4) * "id") AS "multiply", ("id" % $5) AS "modulo" FROM "public"."orders" WHERE ("total" * $6) > $7 LIMIT 101"#,
+            r#"SELECT ("total" + $1) AS "add", (CAST($2 AS BIGINT) - CAST($3 AS BIGINT)) AS "seven", (("total" / $4) * "id") AS "multiply", ("id" % $5) AS "modulo" FROM "public"."orders" WHERE ("total" * CAST($6 AS NUMERIC)) > $7 LIMIT 101"#,
             r#"SELECT (`total` + ?) AS `add`, (? - ?) AS `seven`, ((`total` / ?) * `id`) AS `multiply`, (`id` % ?) AS `modulo` FROM `public`.`orders` WHERE (`total` * ?) > ? LIMIT 101"#,
             r#"SELECT ("total" + ?) AS "add", (? - ?) AS "seven", (("total" / ?) * "id") AS "multiply", ("id" % ?) AS "modulo" FROM "public"."orders" WHERE ("total" * ?) > ? LIMIT 101"#,
         ]
@@ -180,8 +180,8 @@ fn window_functions_take_partition_and_order() {
         sql3(&args),
         [
             r#"SELECT "id", ROW_NUMBER() OVER (PARTITION BY "customer_id" ORDER BY "created_at" DESC NULLS LAST) AS "row_number", RANK() OVER (ORDER BY "total" DESC) AS "rank", DENSE_RANK() OVER (ORDER BY "status") AS "dense_rank", LAG("total") OVER (ORDER BY "id") AS "lag", LEAD("total", 2, $1) OVER (PARTITION BY "customer_id" ORDER BY "id") AS "lead", SUM("total") OVER (PARTITION BY "customer_id" ORDER BY "id") AS "running", COUNT(*) OVER () AS "count" FROM "public"."orders" LIMIT 101"#,
-            r#"SELECT `id`, ROW_NUMBER() OVER (PARTITION BY `customer_id` ORDER BY `created_at` IS NULL ASC, `created_at` DESC) AS `row_number`, RANK() OVER (ORDER BY `total` DESC) AS `rank`, DENSE_RANK() OVER (ORDER BY `status`) AS `dense_rank`, LAG(`total`) OVER (ORDER BY `id`) AS `lag`, CASE WHEN LEAD(1, 2) OVER (PARTITION BY `customer_id` ORDER BY `id`) IS NULL THEN ? ELSE LEAD(`total`, 2) OVER (PARTITION BY `customer_id` ORDER BY `id`) END AS `lead`, SUM(`total`) OVER (PARTITION BY `customer_id` ORDER BY `id`) AS `running`, COUNT(*) OVER () AS `count` FROM `public`.`orders` LIMIT 101"#,
-            r#"SELECT "id", ROW_NUMBER() OVER (PARTITION BY "customer_id" ORDER BY "created_at" DESC NULLS LAST) AS "row_number", RANK() OVER (ORDER BY "total" DESC) AS "rank", DENSE_RANK() OVER (ORDER BY "status") AS "dense_rank", LAG("total") OVER (ORDER BY "id") AS "lag", LEAD("total", 2, ?) OVER (PARTITION BY "customer_id" ORDER BY "id") AS "lead", SUM("total") OVER (PARTITION BY "customer_id" ORDER BY "id") AS "running", COUNT(*) OVER () AS "count" FROM "public"."orders" LIMIT 101"#,
+            r#"SELECT `id`, ROW_NUMBER() OVER (PARTITION BY `customer_id` ORDER BY `created_at` IS NULL ASC, `created_at` DESC) AS `row_number`, RANK() OVER (ORDER BY `total` IS NULL DESC, `total` DESC) AS `rank`, DENSE_RANK() OVER (ORDER BY `status` IS NULL ASC, `status`) AS `dense_rank`, LAG(`total`) OVER (ORDER BY `id`) AS `lag`, CASE WHEN LEAD(1, 2) OVER (PARTITION BY `customer_id` ORDER BY `id`) IS NULL THEN ? ELSE LEAD(`total`, 2) OVER (PARTITION BY `customer_id` ORDER BY `id`) END AS `lead`, SUM(`total`) OVER (PARTITION BY `customer_id` ORDER BY `id`) AS `running`, COUNT(*) OVER () AS `count` FROM `public`.`orders` LIMIT 101"#,
+            r#"SELECT "id", ROW_NUMBER() OVER (PARTITION BY "customer_id" ORDER BY "created_at" DESC NULLS LAST) AS "row_number", RANK() OVER (ORDER BY "total" DESC NULLS FIRST) AS "rank", DENSE_RANK() OVER (ORDER BY "status" NULLS LAST) AS "dense_rank", LAG("total") OVER (ORDER BY "id") AS "lag", LEAD("total", 2, ?) OVER (PARTITION BY "customer_id" ORDER BY "id") AS "lead", SUM("total") OVER (PARTITION BY "customer_id" ORDER BY "id") AS "running", COUNT(*) OVER () AS "count" FROM "public"."orders" LIMIT 101"#,
         ]
     );
     assert_eq!(pg(&args).1, vec![SqlValue::Int(0)]);
@@ -194,8 +194,8 @@ fn group_by_and_having_may_use_aggregates() {
         sql3(&args),
         [
             r#"SELECT "status", COUNT(*) AS "n", SUM("total") AS "revenue" FROM "public"."orders" GROUP BY "status" HAVING COUNT(*) > $1 OR SUM("total") >= $2 ORDER BY 3 DESC NULLS FIRST, MAX("id") LIMIT 101"#,
-            r#"SELECT `status`, COUNT(*) AS `n`, SUM(`total`) AS `revenue` FROM `public`.`orders` GROUP BY `status` HAVING COUNT(*) > ? OR SUM(`total`) >= ? ORDER BY SUM(`total`) IS NULL DESC, 3 DESC, MAX(`id`) LIMIT 101"#,
-            r#"SELECT "status", COUNT(*) AS "n", SUM("total") AS "revenue" FROM "public"."orders" GROUP BY "status" HAVING COUNT(*) > ? OR SUM("total") >= ? ORDER BY 3 DESC NULLS FIRST, MAX("id") LIMIT 101"#,
+            r#"SELECT `status`, COUNT(*) AS `n`, SUM(`total`) AS `revenue` FROM `public`.`orders` GROUP BY `status` HAVING COUNT(*) > ? OR SUM(`total`) >= ? ORDER BY SUM(`total`) IS NULL DESC, 3 DESC, MAX(`id`) IS NULL ASC, MAX(`id`) LIMIT 101"#,
+            r#"SELECT "status", COUNT(*) AS "n", SUM("total") AS "revenue" FROM "public"."orders" GROUP BY "status" HAVING COUNT(*) > ? OR SUM("total") >= ? ORDER BY 3 DESC NULLS FIRST, MAX("id") NULLS LAST LIMIT 101"#,
         ]
     );
     assert_eq!(pg(&args).1, vec![SqlValue::Int(1), SqlValue::Int(10)]);
@@ -208,8 +208,8 @@ fn group_by_a_select_alias_or_expression_uses_its_position() {
         sql3(&args),
         [
             r#"SELECT DATE_TRUNC('month', "created_at") AS "month", CASE WHEN "total" >= $1 THEN CAST($2 AS TEXT) ELSE CAST($3 AS TEXT) END AS "size", COUNT(*) AS "count" FROM "public"."orders" GROUP BY 1, 2 ORDER BY 1, 2 DESC LIMIT 101"#,
-            r#"SELECT CAST(DATE_FORMAT(`created_at`, '%Y-%m-01') AS DATETIME) AS `month`, CASE WHEN `total` >= ? THEN ? ELSE ? END AS `size`, COUNT(*) AS `count` FROM `public`.`orders` GROUP BY 1, 2 ORDER BY 1, 2 DESC LIMIT 101"#,
-            r#"SELECT DATETIME("created_at", 'start of month') AS "month", CASE WHEN "total" >= ? THEN ? ELSE ? END AS "size", COUNT(*) AS "count" FROM "public"."orders" GROUP BY 1, 2 ORDER BY 1, 2 DESC LIMIT 101"#,
+            r#"SELECT CAST(DATE_FORMAT(`created_at`, '%Y-%m-01') AS DATETIME) AS `month`, CASE WHEN `total` >= ? THEN ? ELSE ? END AS `size`, COUNT(*) AS `count` FROM `public`.`orders` GROUP BY 1, 2 ORDER BY CAST(DATE_FORMAT(`created_at`, '%Y-%m-01') AS DATETIME) IS NULL ASC, 1, CASE WHEN `total` >= ? THEN ? ELSE ? END IS NULL DESC, 2 DESC LIMIT 101"#,
+            r#"SELECT DATETIME("created_at", 'start of month') AS "month", CASE WHEN "total" >= ? THEN ? ELSE ? END AS "size", COUNT(*) AS "count" FROM "public"."orders" GROUP BY 1, 2 ORDER BY 1 NULLS LAST, 2 DESC NULLS FIRST LIMIT 101"#,
         ]
     );
     assert_eq!(
@@ -225,8 +225,8 @@ fn order_by_takes_expressions() {
         sql3(&args),
         [
             r#"SELECT "id" FROM "public"."users" ORDER BY LENGTH("name") DESC, ($1 - "age") NULLS LAST LIMIT 101"#,
-            r#"SELECT `id` FROM `public`.`users` ORDER BY CHAR_LENGTH(`name`) DESC, (? - `age`) IS NULL ASC, (? - `age`) LIMIT 101"#,
-            r#"SELECT "id" FROM "public"."users" ORDER BY LENGTH("name") DESC, (? - "age") NULLS LAST LIMIT 101"#,
+            r#"SELECT `id` FROM `public`.`users` ORDER BY CHAR_LENGTH(`name`) IS NULL DESC, CHAR_LENGTH(`name`) DESC, (? - `age`) IS NULL ASC, (? - `age`) LIMIT 101"#,
+            r#"SELECT "id" FROM "public"."users" ORDER BY LENGTH("name") DESC NULLS FIRST, (? - "age") NULLS LAST LIMIT 101"#,
         ]
     );
     assert_eq!(pg(&args).1, vec![SqlValue::Int(0)]);
@@ -239,8 +239,8 @@ fn distinct_orders_by_selected_expressions() {
         sql3(&args),
         [
             r#"SELECT DISTINCT LOWER("name") AS "n" FROM "public"."users" ORDER BY 1, 1 DESC LIMIT 101"#,
-            r#"SELECT DISTINCT LOWER(`name`) AS `n` FROM `public`.`users` ORDER BY 1, 1 DESC LIMIT 101"#,
-            r#"SELECT DISTINCT LOWER("name") AS "n" FROM "public"."users" ORDER BY 1, 1 DESC LIMIT 101"#,
+            r#"SELECT DISTINCT LOWER(`name`) AS `n` FROM `public`.`users` ORDER BY LOWER(`name`) IS NULL ASC, 1, LOWER(`name`) IS NULL DESC, 1 DESC LIMIT 101"#,
+            r#"SELECT DISTINCT LOWER("name") AS "n" FROM "public"."users" ORDER BY 1 NULLS LAST, 1 DESC NULLS FIRST LIMIT 101"#,
         ]
     );
 }

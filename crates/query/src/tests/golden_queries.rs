@@ -81,8 +81,8 @@ fn a_subquery_join_reads_its_result_columns() {
         sql3(&args),
         [
             r#"SELECT "u"."name", COALESCE("t"."spent", $1) AS "spent" FROM "public"."users" AS "u" LEFT JOIN (SELECT "customer_id", SUM("total") AS "spent" FROM "public"."orders" GROUP BY "customer_id") AS "t" ON "t"."customer_id" = "u"."id" ORDER BY 2 DESC LIMIT 101"#,
-            r#"SELECT `u`.`name`, COALESCE(`t`.`spent`, ?) AS `spent` FROM `public`.`users` AS `u` LEFT JOIN (SELECT `customer_id`, SUM(`total`) AS `spent` FROM `public`.`orders` GROUP BY `customer_id`) AS `t` ON `t`.`customer_id` = `u`.`id` ORDER BY 2 DESC LIMIT 101"#,
-            r#"SELECT "u"."name", COALESCE("t"."spent", ?) AS "spent" FROM "public"."users" AS "u" LEFT JOIN (SELECT "customer_id", SUM("total") AS "spent" FROM "public"."orders" GROUP BY "customer_id") AS "t" ON "t"."customer_id" = "u"."id" ORDER BY 2 DESC LIMIT 101"#,
+            r#"SELECT `u`.`name`, COALESCE(`t`.`spent`, ?) AS `spent` FROM `public`.`users` AS `u` LEFT JOIN (SELECT `customer_id`, SUM(`total`) AS `spent` FROM `public`.`orders` GROUP BY `customer_id`) AS `t` ON `t`.`customer_id` = `u`.`id` ORDER BY COALESCE(`t`.`spent`, ?) IS NULL DESC, 2 DESC LIMIT 101"#,
+            r#"SELECT "u"."name", COALESCE("t"."spent", ?) AS "spent" FROM "public"."users" AS "u" LEFT JOIN (SELECT "customer_id", SUM("total") AS "spent" FROM "public"."orders" GROUP BY "customer_id") AS "t" ON "t"."customer_id" = "u"."id" ORDER BY 2 DESC NULLS FIRST LIMIT 101"#,
         ]
     );
     assert_eq!(pg(&args).1, vec![SqlValue::Int(0)]);
@@ -121,8 +121,8 @@ fn in_and_not_in_take_a_one_column_subquery() {
         sql3(&args),
         [
             r#"SELECT "id" FROM "public"."users" WHERE "id" IN (SELECT "customer_id" FROM "public"."orders" WHERE "status" = $1) AND "id" NOT IN (SELECT "customer_id" FROM "public"."orders" ORDER BY "total" DESC LIMIT 1) LIMIT 101"#,
-            r#"SELECT `id` FROM `public`.`users` WHERE `id` IN (SELECT `customer_id` FROM `public`.`orders` WHERE `status` = ?) AND `id` NOT IN (SELECT * FROM (SELECT `customer_id` FROM `public`.`orders` ORDER BY `total` DESC LIMIT 1) AS `in_subquery`) LIMIT 101"#,
-            r#"SELECT "id" FROM "public"."users" WHERE "id" IN (SELECT "customer_id" FROM "public"."orders" WHERE "status" = ?) AND "id" NOT IN (SELECT "customer_id" FROM "public"."orders" ORDER BY "total" DESC LIMIT 1) LIMIT 101"#,
+            r#"SELECT `id` FROM `public`.`users` WHERE `id` IN (SELECT `customer_id` FROM `public`.`orders` WHERE `status` = ?) AND `id` NOT IN (SELECT * FROM (SELECT `customer_id` FROM `public`.`orders` ORDER BY `total` IS NULL DESC, `total` DESC LIMIT 1) AS `in_subquery`) LIMIT 101"#,
+            r#"SELECT "id" FROM "public"."users" WHERE "id" IN (SELECT "customer_id" FROM "public"."orders" WHERE "status" = ?) AND "id" NOT IN (SELECT "customer_id" FROM "public"."orders" ORDER BY "total" DESC NULLS FIRST LIMIT 1) LIMIT 101"#,
         ]
     );
     assert_eq!(pg(&args).1, vec![text("paid")]);
@@ -273,8 +273,8 @@ fn an_ordered_combination_is_wrapped_and_ordered_by_result_columns() {
         sql3(&args),
         [
             r#"SELECT * FROM (SELECT "id", "name" AS "label" FROM "public"."users" UNION SELECT "id", "status" FROM "public"."orders" WHERE "total" > $1) AS "combined" ORDER BY "combined"."label" NULLS FIRST, LENGTH("combined"."label") DESC, "combined"."id" LIMIT 3 OFFSET 1"#,
-            r#"SELECT * FROM (SELECT `id`, `name` AS `label` FROM `public`.`users` UNION SELECT `id`, `status` FROM `public`.`orders` WHERE `total` > ?) AS `combined` ORDER BY `combined`.`label` IS NULL DESC, `combined`.`label`, CHAR_LENGTH(`combined`.`label`) DESC, `combined`.`id` LIMIT 3 OFFSET 1"#,
-            r#"SELECT * FROM (SELECT "id", "name" AS "label" FROM "public"."users" UNION SELECT "id", "status" FROM "public"."orders" WHERE "total" > ?) AS "combined" ORDER BY "combined"."label" NULLS FIRST, LENGTH("combined"."label") DESC, "combined"."id" LIMIT 3 OFFSET 1"#,
+            r#"SELECT * FROM (SELECT `id`, `name` AS `label` FROM `public`.`users` UNION SELECT `id`, `status` FROM `public`.`orders` WHERE `total` > ?) AS `combined` ORDER BY `combined`.`label` IS NULL DESC, `combined`.`label`, CHAR_LENGTH(`combined`.`label`) IS NULL DESC, CHAR_LENGTH(`combined`.`label`) DESC, `combined`.`id` IS NULL ASC, `combined`.`id` LIMIT 3 OFFSET 1"#,
+            r#"SELECT * FROM (SELECT "id", "name" AS "label" FROM "public"."users" UNION SELECT "id", "status" FROM "public"."orders" WHERE "total" > ?) AS "combined" ORDER BY "combined"."label" NULLS FIRST, LENGTH("combined"."label") DESC NULLS FIRST, "combined"."id" NULLS LAST LIMIT 3 OFFSET 1"#,
         ]
     );
     assert_eq!(pg(&args).1, vec![SqlValue::Int(10)]);

@@ -6,6 +6,7 @@ mod golden_queries;
 mod properties;
 mod refusals;
 mod security;
+mod types;
 
 use db_configs::SqlValue;
 use serde_json::Value;
