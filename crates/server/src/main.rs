@@ -12,6 +12,12 @@ use rand::RngCore as _;
 use server::config::Settings;
 use server::{master_key, startup, telemetry};
 
+/// jemalloc: under load glibc's allocator took about a quarter of the server's CPU, and
+/// jemalloc cut the CPU per MCP call by a fifth at the same memory (see `make bench`).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sluice",
