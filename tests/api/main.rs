@@ -12,6 +12,7 @@ mod helpers;
 mod mcp;
 mod mcp_keys;
 mod mcp_providers;
+mod metrics;
 mod migrations;
 mod operations;
 mod providers;

@@ -9,6 +9,7 @@ mod dto_db;
 mod dto_keys;
 mod dto_semantic;
 mod extract;
+mod metrics;
 mod middleware;
 mod openapi;
 mod problem;
@@ -17,6 +18,7 @@ mod state;
 mod trail;
 
 pub use client::TrustedProxies;
+pub use metrics::HttpStats;
 pub use openapi::{ApiDoc, openapi_json};
 pub use problem::{ApiError, Problem};
 pub use state::{AppState, HttpSettings, ReadinessCheck, ReadinessReport};

@@ -77,7 +77,20 @@ pub async fn request_context(
         REQUEST_ID,
         HeaderValue::from_str(&request_id).unwrap_or_else(|_| HeaderValue::from_static("invalid")),
     );
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    if let Some(state) = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+    {
+        let route = res.request().match_pattern();
+        state.http_stats.record(
+            route.as_deref().unwrap_or("unmatched"),
+            res.request().method().as_str(),
+            status.as_u16(),
+            elapsed,
+        );
+    }
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), elapsed_ms, "request failed");

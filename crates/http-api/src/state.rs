@@ -28,6 +28,8 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// The token `/metrics` asks of non-loopback clients; `None`: loopback only.
+    pub metrics_token: Option<String>,
 }
 
 /// Shared state of the application.
@@ -43,6 +45,8 @@ pub struct AppState {
     pub audit: audit::AuditLog,
     /// Where events are searched and verified.
     pub audit_store: Arc<dyn audit::AuditStore>,
+    /// HTTP counters for `/metrics`.
+    pub http_stats: Arc<crate::HttpStats>,
     pub settings: HttpSettings,
 }
 

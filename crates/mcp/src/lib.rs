@@ -6,12 +6,14 @@ mod http;
 pub mod protocol;
 mod ratelimit;
 mod service;
+mod stats;
 mod tools;
 mod trace;
 
 pub use http::{HttpMethod, McpBody, McpHttpRequest, McpHttpResponse};
 pub use ratelimit::RateLimiter;
 pub use service::{McpService, McpSettings};
+pub use stats::{BUCKETS, Histogram, McpStats, label};
 pub use tools::{
     Grant, ToolOutcome, definition, execute_query_safe, get_columns, get_schemas, get_tables,
 };

@@ -12,6 +12,7 @@ use semantic::{SemanticService, Semantics};
 use serde_json::{Value, json};
 
 use crate::protocol::{self, Era, MODERN_VERSION, Message, Refusal, code};
+use crate::stats::McpStats;
 use crate::trace::{Trace, key_prefix};
 use crate::{
     Grant, HttpMethod, McpBody, McpHttpRequest, McpHttpResponse, RateLimiter, ToolOutcome, tools,
@@ -44,6 +45,7 @@ pub struct McpService {
     connections: DbConfigService,
     semantic: SemanticService,
     audit: audit::AuditLog,
+    stats: McpStats,
     settings: McpSettings,
     limiter: RateLimiter,
     readers: Mutex<HashMap<DbConfigId, (Instant, Loaded)>>,
@@ -141,6 +143,7 @@ impl McpService {
             connections,
             semantic,
             audit,
+            stats: McpStats::default(),
             settings,
             limiter: RateLimiter::default(),
             readers: Mutex::default(),
@@ -204,10 +207,20 @@ impl McpService {
         let started = Instant::now();
         let mut trace = Trace::default();
         let response = self.respond(&request, &mut trace).await;
-        self.audit
-            .record(trace.into_event(&request, started.elapsed()))
-            .await;
+        let elapsed = started.elapsed();
+        self.stats.record(
+            &trace.action,
+            trace.outcome.as_str(),
+            trace.tool.as_deref(),
+            elapsed,
+        );
+        self.audit.record(trace.into_event(&request, elapsed)).await;
         response
+    }
+
+    /// The endpoint's counters, for `/metrics`.
+    pub fn stats(&self) -> &McpStats {
+        &self.stats
     }
 
     async fn respond(&self, request: &McpHttpRequest, trace: &mut Trace) -> McpHttpResponse {

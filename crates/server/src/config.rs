@@ -53,6 +53,15 @@ pub struct Settings {
     pub targets: TargetSettings,
     pub mcp: McpSettings,
     pub audit: AuditSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// `GET /metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// The bearer token non-loopback clients must send; empty: loopback clients only.
+    pub token: String,
 }
 
 /// The audit log.
@@ -230,6 +239,7 @@ impl Default for Settings {
             targets: TargetSettings::default(),
             mcp: McpSettings::default(),
             audit: AuditSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

@@ -289,7 +289,9 @@ impl Application {
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,
                 trusted_proxies: TrustedProxies::new(settings.trusted_proxy_nets()),
+                metrics_token: Some(settings.metrics.token.clone()).filter(|t| !t.is_empty()),
             },
+            http_stats: Arc::default(),
         };
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

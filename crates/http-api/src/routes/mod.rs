@@ -33,6 +33,7 @@ pub(crate) fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig)
             }))
             .service(web::resource("/healthz").route(web::get().to(health::healthz)))
             .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+            .service(web::resource("/metrics").route(web::get().to(crate::metrics::metrics)))
             .service(
                 web::scope("/api/auth")
                     .service(web::resource("/first-run").route(web::get().to(auth::first_run)))

@@ -1,0 +1,94 @@
+//! `GET /metrics`: Prometheus text with HTTP, MCP and audit figures; open to loopback only
+//! unless a token is configured.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn metrics_count_routes_tools_and_outcomes() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let res = app
+        .send(
+            Method::GET,
+            "/api/mcp-keys/0190f0f0-0000-7000-8000-000000000000",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/mcp"))
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains(
+            "sluice_http_requests_total{route=\"/api/mcp-keys/{id}\",method=\"GET\",status=\"404\"} 1"
+        ),
+        "routes are counted by pattern: {text}"
+    );
+    assert!(!text.contains("0190f0f0"), "never a series per resource id");
+    assert!(text.contains(
+        "sluice_mcp_requests_total{action=\"mcp.key.auth.failed\",outcome=\"denied\"} 2"
+    ));
+    assert!(
+        text.contains("sluice_http_request_duration_seconds_bucket{route=\"/mcp\",le=\"+Inf\"} 2")
+    );
+    assert!(text.contains("# TYPE sluice_audit_queue_depth gauge"));
+    assert!(text.contains("\nsluice_audit_queue_depth "));
+}
+
+#[tokio::test]
+async fn other_clients_need_the_token() {
+    // Behind a trusted proxy on loopback, the client is the address it forwards.
+    let app = spawn_app_with(|s| {
+        s.http.trusted_proxies = vec!["127.0.0.1".to_owned()];
+    })
+    .await;
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let app = spawn_app_with(|s| s.metrics.token = "scrape-token-0123456789".to_owned()).await;
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 401, "with a token, everyone needs it");
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-token-wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
