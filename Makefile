@@ -21,8 +21,8 @@ test: ## Formatting, lints, every test against real databases, OpenAPI drift, re
 test-clients: ## The official MCP clients (Python and TypeScript SDKs, Inspector, conformance) against a real Sluice
 	@bash scripts/clients.sh
 
-bench: ## Benchmarks: schema snapshot of 5,000 tables; MCP queries against pgbench (prints figures)
-	TEST_DATABASE_URL="$$(scripts/pg.sh admin-url)" cargo bench -p server --bench snapshot --bench mcp
+bench: ## Benchmarks: schema snapshot; MCP queries against pgbench, audit on and off; audit search (prints figures)
+	TEST_DATABASE_URL="$$(scripts/pg.sh admin-url)" cargo bench -p server --bench snapshot --bench mcp --bench audit
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -40,7 +40,8 @@ impl Default for WriterSettings {
 /// Where events are recorded: a cheap handle to the queue.
 #[derive(Clone, Debug)]
 pub struct AuditLog {
-    tx: mpsc::Sender<AuditEvent>,
+    /// `None`: recording is turned off.
+    tx: Option<mpsc::Sender<AuditEvent>>,
     capacity: usize,
 }
 
@@ -48,7 +49,7 @@ pub struct AuditLog {
 #[derive(Debug)]
 pub struct AuditWriter {
     closing: Arc<Closing>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 /// Shutdown was asked for: a flag to look at while retrying, and a wake-up while waiting.
@@ -66,17 +67,37 @@ impl AuditLog {
         let task = tokio::spawn(write_batches(store, rx, settings, closing.clone()));
         (
             Self {
-                tx,
+                tx: Some(tx),
                 capacity: settings.capacity.max(1),
             },
-            AuditWriter { closing, task },
+            AuditWriter {
+                closing,
+                task: Some(task),
+            },
+        )
+    }
+
+    /// A log that records nothing (configuration turned auditing off).
+    pub fn disabled() -> (Self, AuditWriter) {
+        (
+            Self {
+                tx: None,
+                capacity: 1,
+            },
+            AuditWriter {
+                closing: Arc::default(),
+                task: None,
+            },
         )
     }
 
     /// Queues an event; waits while the queue is full. After shutdown the event cannot be
     /// written any more, which is logged as an error.
     pub async fn record(&self, event: AuditEvent) {
-        if let Err(lost) = self.tx.send(event).await {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if let Err(lost) = tx.send(event).await {
             tracing::error!(action = %lost.0.action, id = %lost.0.id,
                 "the audit log is closed; an event could not be recorded");
         }
@@ -84,7 +105,9 @@ impl AuditLog {
 
     /// Events waiting to be written.
     pub fn depth(&self) -> usize {
-        self.capacity - self.tx.capacity()
+        self.tx
+            .as_ref()
+            .map_or(0, |tx| self.capacity - tx.capacity())
     }
 }
 
@@ -93,7 +116,10 @@ impl AuditWriter {
     pub async fn shutdown(self) {
         self.closing.asked.store(true, Ordering::SeqCst);
         self.closing.wake.notify_one();
-        if let Err(e) = self.task.await {
+        let Some(task) = self.task else {
+            return;
+        };
+        if let Err(e) = task.await {
             tracing::error!(error = %e, "the audit writer stopped abnormally");
         }
     }
@@ -254,6 +280,14 @@ mod tests {
         }
         writer.shutdown().await;
         assert_eq!(store.events.lock().unwrap().len(), 20);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_log_records_nothing_and_shuts_down_at_once() {
+        let (log, writer) = AuditLog::disabled();
+        log.record(event(0)).await;
+        assert_eq!(log.depth(), 0);
+        writer.shutdown().await;
     }
 
     #[tokio::test]

@@ -176,7 +176,8 @@ async fn start_server(
     admin: &str,
     data_dir: &Path,
     http: &reqwest::Client,
-) -> anyhow::Result<(Server, String)> {
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<(Server, Option<String>)> {
     let meta_url = url_for(admin, META_DB);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -189,14 +190,14 @@ async fn start_server(
         "admin",
         "--if-first",
     ]))?;
+    // Printed only when the administrator is created (the first server of a run).
     let password = out
         .lines()
         .find_map(|l| l.strip_prefix("password: "))
-        .context("create-admin printed no password")?
-        .trim()
-        .to_owned();
+        .map(|p| p.trim().to_owned());
     let log = std::fs::File::create(data_dir.join("server.log"))?;
     let child = sluice(&meta_url, &listen, data_dir)
+        .envs(extra_env.iter().copied())
         .arg("serve")
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -597,7 +598,8 @@ async fn main() -> anyhow::Result<()> {
         t0.elapsed().as_secs_f64()
     );
     let http = reqwest::Client::new();
-    let (server, password) = start_server(&admin, &dir, &http).await?;
+    let (server, password) = start_server(&admin, &dir, &http, &[]).await?;
+    let password = password.context("create-admin printed no password")?;
     let key = issue_key(&admin, &http, &server, &password).await?;
 
     // Checks one answer in full, then warms up the pools and caches.
@@ -666,6 +668,23 @@ async fn main() -> anyhow::Result<()> {
     let rss = server.peak_rss_mb()?;
     drop(server);
 
+    // The same load with auditing off, on a second server over the same metadata (the key
+    // stays valid): what recording every call costs.
+    let (off, _) = start_server(&admin, &dir, &http, &[("SLUICE_AUDIT__ENABLED", "false")]).await?;
+    let _ = drive_sluice(&off, &key, clients, 2).await?;
+    let (quiet, errors, first) = drive_sluice(&off, &key, clients, secs).await?;
+    ensure!(
+        errors == 0,
+        "{errors} failed requests with audit off: {first:?}"
+    );
+    drop(off);
+    let audited = results.iter().map(|(s, _)| s.rps).fold(0.0_f64, f64::max);
+    let audit_cost = 1.0 - audited / quiet.rps;
+    println!(
+        "audit off: {:.0} req/s, p99 {:.2} ms; audit on: {audited:.0} req/s",
+        quiet.rps, quiet.p99_ms
+    );
+
     // The best round decides (other builds and tests may share the machine).
     let (best, ratio) = results
         .iter()
@@ -684,6 +703,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "sluice peak RSS {rss:.1} MB  (target < {TARGET_RSS_MB} MB)  {}",
         verdict(rss < TARGET_RSS_MB)
+    );
+    println!(
+        "throughput lost to auditing {:.1}%  (target <= 10%)  {}",
+        audit_cost * 100.0,
+        verdict(audit_cost <= 0.10)
     );
 
     drop_databases(&admin).await?;

@@ -77,6 +77,8 @@ pub struct AuditSettings {
     pub redact_values: bool,
     /// Days events are kept; older ones are removed by an hourly job. 0 keeps them forever.
     pub retention_days: u32,
+    /// Record events at all. Off only to measure what auditing costs: nothing is recorded.
+    pub enabled: bool,
 }
 
 impl Default for AuditSettings {
@@ -86,6 +88,7 @@ impl Default for AuditSettings {
             batch_size: 500,
             redact_values: false,
             retention_days: 90,
+            enabled: true,
         }
     }
 }

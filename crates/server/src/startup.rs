@@ -245,14 +245,21 @@ impl Application {
         let audit_store: Arc<dyn audit::AuditStore> =
             Arc::new(store_postgres::PgAuditStore::new(&store));
         spawn_audit_retention(audit_store.clone(), settings.audit.retention_days);
-        let (audit_log, audit_writer) = audit::AuditLog::start(
-            audit_store.clone(),
-            audit::WriterSettings {
-                capacity: settings.audit.queue_capacity,
-                batch: settings.audit.batch_size,
-                ..audit::WriterSettings::default()
-            },
-        );
+        let (audit_log, audit_writer) = if settings.audit.enabled {
+            audit::AuditLog::start(
+                audit_store.clone(),
+                audit::WriterSettings {
+                    capacity: settings.audit.queue_capacity,
+                    batch: settings.audit.batch_size,
+                    ..audit::WriterSettings::default()
+                },
+            )
+        } else {
+            tracing::warn!(
+                "auditing is turned off (SLUICE_AUDIT__ENABLED=false): nothing is recorded"
+            );
+            audit::AuditLog::disabled()
+        };
         let semantic = semantic::SemanticService::new(
             Arc::new(store_postgres::PgSemanticRepository::new(&store)),
             db_configs.clone(),

@@ -1,0 +1,150 @@
+//! `make bench`: searching a big audit log. 1,000,000 events (200 keys, 5 tools, three
+//! outcomes, spread over 90 days) in a fresh metadata database, then the first page of
+//! `GET /api/audit` for typical filters through the real store. Target: a filtered first page
+//! in under 100 ms. Prints figures; asserts nothing.
+
+use std::time::Instant;
+
+use audit::{AuditFilter, AuditStore, Outcome};
+use server::config::Settings;
+use time::OffsetDateTime;
+use tokio_postgres::NoTls;
+
+const EVENTS: u64 = 1_000_000;
+const TARGET_MS: f64 = 100.0;
+
+fn url_for(admin: &str, db: &str) -> String {
+    let authority = admin.find("://").map_or(0, |i| i + 3);
+    let base = admin.split('?').next().unwrap_or(admin);
+    match base[authority..].find('/') {
+        Some(i) => format!("{}/{db}", &base[..authority + i]),
+        None => format!("{base}/{db}"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let admin = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let db = format!("sluice_bench_audit_{}", std::process::id());
+    let (client, conn) = tokio_postgres::connect(&admin, NoTls).await?;
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await?;
+    let url = url_for(&admin, &db);
+    let store = server::startup::open_store(&Settings {
+        database_url: url.clone(),
+        ..Settings::default()
+    })?;
+    store.migrate().await?;
+
+    // Rows written in SQL for speed: their hashes are placeholders (this bench searches, it
+    // does not verify).
+    let started = Instant::now();
+    let (meta, conn) = tokio_postgres::connect(&url, NoTls).await?;
+    tokio::spawn(conn);
+    meta.batch_execute(&format!(
+        "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id, action, tool_name,
+             db_config_id, tables, outcome, error, duration_ms, row_count, truncated, request_id,
+             client_addr, user_agent, arguments, prev_hash, hash)
+         SELECT gen_random_uuid(),
+                now() - (i * interval '1 second') * (90 * 86400.0 / {EVENTS}),
+                'mcp-key', 'sluice_' || lpad(to_hex(i % 200), 12, '0'),
+                ('00000000-0000-7000-8000-' || lpad(to_hex(i % 200), 12, '0'))::uuid,
+                (ARRAY['mcp.query.executed', 'mcp.get_tables', 'mcp.get_columns',
+                       'mcp.tools.list', 'mcp.query.explained'])[1 + i % 5],
+                (ARRAY['execute_query_safe', 'get_tables', 'get_columns', NULL,
+                       'explain_query'])[1 + i % 5],
+                '00000000-0000-7000-8000-000000000001'::uuid,
+                ARRAY['public.orders'],
+                (ARRAY['success', 'success', 'success', 'success', 'success', 'success',
+                       'success', 'denied', 'failed', 'success'])[1 + i % 10],
+                CASE WHEN i % 10 = 8 THEN 'canceling statement due to statement timeout' END,
+                i % 50, i % 100, false, 'req-' || i, '10.0.' || (i % 250) || '.1',
+                'python-httpx/0.28', '{{\"tableName\":\"orders\",\"limit\":' || (i % 97) || '}}',
+                '\\x00'::bytea, '\\x00'::bytea
+         FROM generate_series(1, {EVENTS}) AS i;
+         VACUUM ANALYZE audit_events;"
+    ))
+    .await?;
+    println!(
+        "setup: {EVENTS} audit events written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let audit = store_postgres::PgAuditStore::new(&store);
+    let now = OffsetDateTime::now_utc();
+    let key = "00000000-0000-7000-8000-00000000002a".parse()?;
+    let page = |f: AuditFilter| AuditFilter {
+        page: 1,
+        page_size: 20,
+        ..f
+    };
+    let cases: Vec<(&str, AuditFilter)> = vec![
+        ("no filter", page(AuditFilter::default())),
+        (
+            "keyId",
+            page(AuditFilter {
+                key_id: Some(key),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "toolName + last 7 days",
+            page(AuditFilter {
+                tool_name: Some("execute_query_safe".into()),
+                from: Some(now - time::Duration::days(7)),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "result=denied",
+            page(AuditFilter {
+                outcome: Some(Outcome::Denied),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "keyId + toolName + one day",
+            page(AuditFilter {
+                key_id: Some(key),
+                tool_name: Some("get_tables".into()),
+                from: Some(now - time::Duration::days(31)),
+                to: Some(now - time::Duration::days(30)),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "q (text search, no index)",
+            page(AuditFilter {
+                text: Some("statement timeout".into()),
+                ..AuditFilter::default()
+            }),
+        ),
+    ];
+    println!("first page of 20, newest first, with the total (best of 5 runs)");
+    println!(
+        "{:<30} {:>10} {:>10}  target < {TARGET_MS} ms",
+        "filter", "total", "ms"
+    );
+    for (name, filter) in cases {
+        let mut best = f64::MAX;
+        let mut total = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let p = audit.search(&filter).await?;
+            best = best.min(t.elapsed().as_secs_f64() * 1000.0);
+            total = p.total;
+        }
+        let verdict = if best < TARGET_MS { "PASS" } else { "MISS" };
+        println!("{name:<30} {total:>10} {best:>10.1}  {verdict}");
+    }
+
+    drop(meta);
+    drop(store);
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await?;
+    Ok(())
+}
