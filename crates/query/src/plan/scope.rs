@@ -287,10 +287,30 @@ impl<'p, 'c> Scope<'p, 'c> {
     pub fn resolve(&self, field: &Name) -> Result<ColumnRef, QueryError> {
         let mut scope = Some(self);
         let mut level = 0;
+        // The names of the sources between here and the query a column is found in.
+        let mut inner: Vec<&str> = Vec::new();
         while let Some(s) = scope {
             if let Some(found) = s.resolve_here(field, level)? {
+                let source = &s.sources[found.source];
+                // An outer table written without an alias, under an inner source of the same
+                // name (a CTE named like it): databases disagree on what its prefix means
+                // there (MariaDB reads it as the inner one), so the query must say.
+                if level > 0
+                    && source.alias.is_none()
+                    && inner.iter().any(|n| same(n, source.range_name()))
+                {
+                    return Err(QueryError::invalid(
+                        &field.path,
+                        format!(
+                            "column {} comes from the outer {}, and an inner source has the same name; give the outer table an alias and prefix the column with it",
+                            shown(&field.text),
+                            shown(source.range_name())
+                        ),
+                    ));
+                }
                 return Ok(found);
             }
+            inner.extend(s.sources.iter().map(Source::range_name));
             scope = s.parent;
             level += 1;
         }

@@ -872,3 +872,21 @@ fn nul_in_a_text_value_is_refused_wherever_a_value_goes() {
     );
     assert_eq!(params[0], text("a\tb\n"));
 }
+
+#[test]
+fn an_outer_column_under_a_cte_of_the_same_name_needs_an_alias() {
+    // `age` is not in the CTE `users`, so it would come from the outer `users` table, whose
+    // bare name the CTE hides inside the subquery.
+    let shadowed = json!({"tableName": "public.users",
+        "with": [{"name": "users", "query": {"tableName": "public.users", "selectColumns": [{"field": "created_at"}]}}],
+        "where": [{"exists": {"tableName": "users", "selectColumns": [{"field": "created_at"}],
+                              "where": [{"field": "age", "op": ">", "value": 3}]}}]});
+    let e = refused(&shadowed);
+    assert_eq!(e.path(), "where[0].exists.where[0].field", "{e}");
+    assert!(e.message().contains("alias"), "{e}");
+    // With an alias on the outer table, the same question is fine.
+    let mut aliased = shadowed.clone();
+    aliased["alias"] = json!("outer_users");
+    aliased["where"][0]["exists"]["where"][0]["field"] = json!("outer_users.age");
+    pg(&aliased);
+}
