@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::helpers::{TargetPg, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn metrics_count_routes_tools_and_outcomes() {
@@ -91,4 +91,60 @@ async fn other_clients_need_the_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn each_connection_pool_is_shown() {
+    let app = spawn_app().await;
+    let target = TargetPg::new().await;
+    let token = app.admin_token().await;
+    let db = app
+        .json(
+            Method::POST,
+            "/api/database-configs",
+            &token,
+            Some(&json!({"name": "Shop", "provider": "postgresql", "connection_config": target.reader_config()})),
+        )
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = app
+        .json(
+            Method::POST,
+            "/api/mcp-keys",
+            &token,
+            Some(&json!({"name": "a", "dbManagementId": db, "tableWhitelist": ["shop.orders"]})),
+        )
+        .await["keyValue"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .header("X-MCP-Server-Key", &key)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "execute_query_safe", "arguments": {"tableName": "shop.orders", "limit": 1}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        format!("sluice_target_pool_max{{connection=\"{db}\"}} 16"),
+        format!("sluice_target_pool_in_use{{connection=\"{db}\"}} 0"),
+        format!("sluice_target_pool_busy_total{{connection=\"{db}\"}} 0"),
+        "sluice_mcp_tool_call_duration_seconds_count{tool=\"execute_query_safe\"} 1".to_owned(),
+    ] {
+        assert!(text.contains(&line), "{line} in {text}");
+    }
 }

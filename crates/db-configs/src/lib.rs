@@ -16,6 +16,6 @@ pub use error::{BoxError, DbConfigError, TargetError};
 pub use hosts::DEFAULT_DENIED_HOSTS;
 pub use hosts::{FilePolicy, HostPolicy};
 pub use model::*;
-pub use pools::PoolCache;
+pub use pools::{PoolCache, PoolCounters, PoolStat, Waiting};
 pub use ports::{DbConfigRepository, TargetDatabase, Targets};
 pub use service::{DbConfigService, Freshness, Reader, ServiceSettings};

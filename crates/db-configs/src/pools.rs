@@ -3,8 +3,69 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::DbConfigId;
+
+/// How busy one stored connection's pool is, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStat {
+    pub connection: DbConfigId,
+    /// Connections (or SQLite handles) it may hold.
+    pub max: usize,
+    /// Reads holding one now.
+    pub in_use: usize,
+    /// Reads waiting for one now.
+    pub waiting: usize,
+    /// Reads that had to wait, ever.
+    pub waits_total: u64,
+    /// Reads refused as `Busy` after waiting too long, ever.
+    pub busy_total: u64,
+}
+
+/// What an adapter counts about the waits of one pool.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    waiting: AtomicUsize,
+    waits_total: AtomicU64,
+    busy_total: AtomicU64,
+}
+
+/// Held while a read waits for a connection.
+#[derive(Debug)]
+pub struct Waiting<'a>(&'a PoolCounters);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl PoolCounters {
+    /// A read starts waiting (none was free); it stops when the guard drops.
+    pub fn wait(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        self.waits_total.fetch_add(1, Ordering::Relaxed);
+        Waiting(self)
+    }
+
+    /// A read was refused as `Busy`.
+    pub fn busy(&self) {
+        self.busy_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The figures, with the pool's own `max` and `in_use`.
+    pub fn stat(&self, connection: DbConfigId, max: usize, in_use: usize) -> PoolStat {
+        PoolStat {
+            connection,
+            max,
+            in_use,
+            waiting: self.waiting.load(Ordering::Relaxed),
+            waits_total: self.waits_total.load(Ordering::Relaxed),
+            busy_total: self.busy_total.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// One pool per stored connection. `P` is the driver's pool (cheap to clone).
 #[derive(Debug)]
@@ -43,6 +104,16 @@ impl<P: Clone> PoolCache<P> {
             .insert(id, (fingerprint, pool.clone()))
             .map(|(_, old)| old);
         Ok((pool, replaced))
+    }
+
+    /// Every pool, for figures.
+    pub fn all(&self) -> Vec<(DbConfigId, P)> {
+        self.pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(id, (_, p))| (*id, p.clone()))
+            .collect()
     }
 
     /// Takes the pool of `id` out, for the caller to close.

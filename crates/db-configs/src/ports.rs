@@ -148,6 +148,11 @@ pub trait TargetDatabase: Send + Sync + 'static {
         ))
     }
 
+    /// How busy each stored connection's pool is.
+    fn pool_stats(&self) -> Vec<crate::PoolStat> {
+        Vec::new()
+    }
+
     /// Closes the pool of a stored connection (it changed or was deleted). The next use
     /// builds a new one.
     async fn release(&self, _id: DbConfigId) {}
@@ -168,6 +173,21 @@ impl Targets {
     pub fn with(mut self, provider: Provider, target: Arc<dyn TargetDatabase>) -> Self {
         self.0.insert(provider, target);
         self
+    }
+
+    /// How busy every stored connection's pool is, over every provider.
+    pub fn pool_stats(&self) -> Vec<crate::PoolStat> {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        for target in self.0.values() {
+            // MySQL and MariaDB share one adapter.
+            if seen.iter().any(|t| Arc::ptr_eq(t, target)) {
+                continue;
+            }
+            seen.push(target.clone());
+            out.extend(target.pool_stats());
+        }
+        out
     }
 
     /// The adapter of a provider.

@@ -293,6 +293,11 @@ impl DbConfigService {
         }
     }
 
+    /// How busy every stored connection's pool is, for `/metrics`.
+    pub fn pool_stats(&self) -> Vec<crate::PoolStat> {
+        self.targets.pool_stats()
+    }
+
     /// One connection.
     ///
     /// # Errors

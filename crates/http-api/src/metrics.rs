@@ -105,6 +105,60 @@ fn allowed(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     }
 }
 
+/// The pool of each stored connection: size, use, waits and `Busy` refusals.
+fn pools(out: &mut String, stats: &[db_configs::PoolStat]) {
+    type Series = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&db_configs::PoolStat) -> u64,
+    );
+    let series: [Series; 5] = [
+        (
+            "sluice_target_pool_max",
+            "gauge",
+            "Connections a pool may hold.",
+            |s| s.max as u64,
+        ),
+        (
+            "sluice_target_pool_in_use",
+            "gauge",
+            "Reads holding a connection.",
+            |s| s.in_use as u64,
+        ),
+        (
+            "sluice_target_pool_waiting",
+            "gauge",
+            "Reads waiting for a connection.",
+            |s| s.waiting as u64,
+        ),
+        (
+            "sluice_target_pool_waits_total",
+            "counter",
+            "Reads that had to wait for a connection.",
+            |s| s.waits_total,
+        ),
+        (
+            "sluice_target_pool_busy_total",
+            "counter",
+            "Reads refused after waiting too long.",
+            |s| s.busy_total,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for s in stats {
+            let _ = writeln!(
+                out,
+                "{name}{{connection=\"{}\"}} {}",
+                s.connection,
+                value(s)
+            );
+        }
+    }
+}
+
 /// The metrics, in Prometheus text format.
 pub(crate) async fn metrics(
     req: HttpRequest,
@@ -114,6 +168,7 @@ pub(crate) async fn metrics(
     let mut out = String::with_capacity(8 * 1024);
     state.http_stats.render(&mut out);
     state.mcp.stats().render(&mut out);
+    pools(&mut out, &state.db_configs.pool_stats());
     out.push_str("# HELP sluice_audit_queue_depth Audit events waiting to be written.\n");
     out.push_str("# TYPE sluice_audit_queue_depth gauge\n");
     let _ = writeln!(out, "sluice_audit_queue_depth {}", state.audit.depth());

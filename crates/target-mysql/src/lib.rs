@@ -298,6 +298,17 @@ impl TargetDatabase for MySqlTarget {
         }
     }
 
+    fn pool_stats(&self) -> Vec<db_configs::PoolStat> {
+        self.pools
+            .all()
+            .into_iter()
+            .map(|(id, pool)| {
+                let in_use = pool.max_connections - pool.permits.available_permits();
+                pool.counters.stat(id, pool.max_connections, in_use)
+            })
+            .collect()
+    }
+
     async fn read(
         &self,
         spec: &ConnectSpec,

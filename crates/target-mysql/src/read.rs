@@ -66,11 +66,13 @@ pub(crate) struct MyPool {
     /// To open the connection that kills a runaway statement.
     opts: Opts,
     /// Reads under way at most: the pool's size. Waiting too long for one is `Busy`.
-    permits: Semaphore,
+    pub(crate) permits: Semaphore,
     flavor: OnceCell<Flavor>,
     /// The statement timeout (ms) each connection has set, by connection id.
     timeouts: Mutex<HashMap<u32, u64>>,
-    max_connections: usize,
+    pub(crate) max_connections: usize,
+    /// Waits for a permit, for `/metrics`.
+    pub(crate) counters: db_configs::PoolCounters,
 }
 
 impl std::fmt::Debug for MyPool {
@@ -90,6 +92,7 @@ impl MyPool {
             flavor: OnceCell::new(),
             timeouts: Mutex::new(HashMap::new()),
             max_connections,
+            counters: db_configs::PoolCounters::default(),
         }
     }
 
@@ -320,12 +323,19 @@ pub(crate) async fn permit(
     pool: &MyPool,
     wait: Duration,
 ) -> Result<tokio::sync::SemaphorePermit<'_>, TargetError> {
+    if let Ok(permit) = pool.permits.try_acquire() {
+        return Ok(permit);
+    }
+    let _waiting = pool.counters.wait();
     match tokio::time::timeout(wait, pool.permits.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
         Ok(Err(_closed)) => Err(TargetError::Unreachable(
             "the connection pool was closed".into(),
         )),
-        Err(_elapsed) => Err(TargetError::Busy),
+        Err(_elapsed) => {
+            pool.counters.busy();
+            Err(TargetError::Busy)
+        }
     }
 }
 

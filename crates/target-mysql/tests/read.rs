@@ -473,6 +473,14 @@ async fn a_full_pool_is_busy() {
     let second = target.read(&spec, &sql("SELECT 1"), limits()).await;
     assert_eq!(second, Err(TargetError::Busy));
     assert!(started.elapsed() < Duration::from_secs(3));
+    // What `/metrics` shows: the one connection in use, one read that waited and was refused.
+    let stats = target.pool_stats();
+    assert_eq!(stats.len(), 1);
+    let s = stats[0];
+    assert_eq!(
+        (s.max, s.in_use, s.waiting, s.waits_total, s.busy_total),
+        (1, 1, 0, 1, 1)
+    );
     holder.await.unwrap().expect("the first read finishes");
     assert_eq!(
         target

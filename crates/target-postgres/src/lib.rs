@@ -358,11 +358,31 @@ impl TargetDatabase for PgTarget {
             return read::read_once(client, sql, params, &limits, tls, wait).await;
         };
         let pool = self.pool(spec, id)?;
+        // A wait: every connection the pool may hold is open and taken.
+        let status = pool.pool.status();
+        let waiting =
+            (status.available == 0 && status.size >= status.max_size).then(|| pool.counters.wait());
         let conn = pool.pool.get().await.map_err(|e| match e {
-            PoolError::Timeout(TimeoutType::Wait) => TargetError::Busy,
+            PoolError::Timeout(TimeoutType::Wait) => {
+                pool.counters.busy();
+                TargetError::Busy
+            }
             other => pool_error(other, spec),
         })?;
+        drop(waiting);
         read::read_pooled(&pool, conn, sql, params, &limits, wait).await
+    }
+
+    fn pool_stats(&self) -> Vec<db_configs::PoolStat> {
+        self.pools
+            .all()
+            .into_iter()
+            .map(|(id, pool)| {
+                let s = pool.pool.status();
+                pool.counters
+                    .stat(id, s.max_size, s.size.saturating_sub(s.available))
+            })
+            .collect()
     }
 
     async fn explain(

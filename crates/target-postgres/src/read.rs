@@ -63,6 +63,8 @@ pub(crate) struct PgPool {
     tls: Option<MakeRustlsConnect>,
     /// The `statement_timeout` (ms) each pooled connection has set.
     timeouts: Mutex<HashMap<ObjectId, u64>>,
+    /// Waits for a connection, for `/metrics`.
+    pub(crate) counters: db_configs::PoolCounters,
 }
 
 impl PgPool {
@@ -71,6 +73,7 @@ impl PgPool {
             pool,
             tls,
             timeouts: Mutex::new(HashMap::new()),
+            counters: db_configs::PoolCounters::default(),
         }
     }
 

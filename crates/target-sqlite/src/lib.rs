@@ -402,6 +402,10 @@ impl TargetDatabase for SqliteTarget {
     async fn release(&self, id: DbConfigId) {
         read::release(id);
     }
+
+    fn pool_stats(&self) -> Vec<db_configs::PoolStat> {
+        read::pool_stats()
+    }
 }
 
 #[cfg(test)]

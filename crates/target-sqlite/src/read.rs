@@ -37,6 +37,18 @@ pub(crate) fn release(id: DbConfigId) {
     drop(FILES.remove(id));
 }
 
+/// How busy each file's handles are.
+pub(crate) fn pool_stats() -> Vec<db_configs::PoolStat> {
+    FILES
+        .all()
+        .into_iter()
+        .map(|(id, pool)| {
+            let in_use = pool.max_handles - pool.permits.available_permits();
+            pool.counters.stat(id, pool.max_handles, in_use)
+        })
+        .collect()
+}
+
 /// Idle read-only handles on one file, and the permits of reads under way.
 #[derive(Debug)]
 pub(crate) struct FilePool {
@@ -45,6 +57,9 @@ pub(crate) struct FilePool {
     wait_secs: u64,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
+    max_handles: usize,
+    /// Waits for a handle, for `/metrics`.
+    counters: db_configs::PoolCounters,
 }
 
 impl FilePool {
@@ -54,6 +69,8 @@ impl FilePool {
             wait_secs,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(max_handles),
+            max_handles,
+            counters: db_configs::PoolCounters::default(),
         }
     }
 
@@ -96,10 +113,21 @@ pub(crate) async fn read_pooled(
     limits: ReadLimits,
 ) -> Result<ResultSet, TargetError> {
     let wait = Duration::from_secs(pool.wait_secs);
-    let _permit = match tokio::time::timeout(wait, pool.permits.acquire()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(_closed)) => return Err(TargetError::Unreachable("the pool was closed".into())),
-        Err(_elapsed) => return Err(TargetError::Busy),
+    let _permit = match pool.permits.try_acquire() {
+        Ok(permit) => permit,
+        Err(_) => {
+            let _waiting = pool.counters.wait();
+            match tokio::time::timeout(wait, pool.permits.acquire()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_closed)) => {
+                    return Err(TargetError::Unreachable("the pool was closed".into()));
+                }
+                Err(_elapsed) => {
+                    pool.counters.busy();
+                    return Err(TargetError::Busy);
+                }
+            }
+        }
     };
     let idle = pool.idle().pop();
     let conn = match idle {
