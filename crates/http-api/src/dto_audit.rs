@@ -34,12 +34,18 @@ pub struct AuditQuery {
     pub q: Option<String>,
 }
 
+/// Event times: RFC 3339 in UTC with exactly six fraction digits, so that the text sorts
+/// like the time (in lists and exports alike).
+const EVENT_TIME: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
 /// An audit event.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEventView {
     pub id: String,
-    /// When it happened (RFC 3339, UTC).
+    /// When it happened (RFC 3339, UTC, microseconds: `2026-05-01T09:30:00.000000Z`).
     pub created_at: String,
     /// `system`, `admin` or `mcp-key`.
     pub actor_type: String,
@@ -175,7 +181,7 @@ impl From<StoredEvent> for AuditEventView {
         let e = s.event;
         Self {
             id: e.id.to_string(),
-            created_at: e.at.format(&Rfc3339).unwrap_or_default(),
+            created_at: e.at.format(&EVENT_TIME).unwrap_or_default(),
             actor_type: e.actor_type.as_str().to_owned(),
             actor_id: e.actor_id,
             key_id: e.key_id.map(|k| k.to_string()),
