@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::cli::start;
-use crate::helpers::{TEST_MASTER_KEY, TargetPg, TestApp, TestDb, spawn_app, spawn_app_with};
+use crate::helpers::{
+    PASSWORD, TEST_MASTER_KEY, TargetPg, TestApp, TestDb, spawn_app, spawn_app_with,
+};
 
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -192,10 +194,12 @@ async fn every_mcp_request_and_admin_change_is_an_event() {
     assert_eq!(res.status(), 204);
     let wrong_password = "a wrong password that must not be recorded";
     assert_eq!(app.sign_in("admin", wrong_password).await.status(), 401);
+    assert_eq!(app.sign_in("admin", PASSWORD).await.status(), 200);
 
-    // 11 MCP requests and 7 admin events (connection, key, key update, semantic, revoke,
-    // failed sign-in... and the sign-up is not a change of ours to record).
-    let page = events(&app, &s.token, "", 16).await;
+    // 10 MCP requests and 8 administrator events: sign-up, connection, key, key update,
+    // semantic update, revocation, a failed and a successful sign-in.
+    let page = events(&app, &s.token, "", 18).await;
+    assert_eq!(page["total"], 18);
     let dump = page.to_string();
     assert!(
         !dump.contains(wrong_password),
@@ -228,6 +232,8 @@ async fn every_mcp_request_and_admin_change_is_an_event() {
         ("semantic.updated", "success"),
         ("mcp.key.revoked", "success"),
         ("auth.sign_in.failed", "denied"),
+        ("auth.signed_up", "success"),
+        ("auth.signed_in", "success"),
     ] {
         let found = find(&page, action);
         assert!(!found.is_empty(), "{action} in {dump}");
@@ -621,7 +627,6 @@ async fn summary_export_and_dashboard_tell_the_same_story() {
 #[tokio::test]
 async fn retention_removes_old_events_and_the_rest_still_verifies() {
     let app = spawn_app().await;
-    let token = app.admin_token().await;
     let store = server::startup::open_store(&server::config::Settings {
         database_url: app.db.url.clone(),
         ..server::config::Settings::default()
@@ -639,11 +644,14 @@ async fn retention_removes_old_events_and_the_rest_still_verifies() {
         old.push(e);
     }
     audit::AuditStore::append(&audit_store, &old).await.unwrap();
+    // Events are appended in time order, so retention removes the oldest end of the chain.
+    let token = app.admin_token().await;
     for _ in 0..3 {
         mcp(&app, None, call("get_tables", json!({})), &[]).await;
     }
-    let page = events(&app, &token, "", 6).await;
-    assert_eq!(page["total"], 6);
+    // The sign-up, three old events and three refused calls.
+    let page = events(&app, &token, "", 7).await;
+    assert_eq!(page["total"], 7);
 
     let removed = audit::AuditStore::purge_before(&audit_store, audit::retention_cutoff(25))
         .await
@@ -654,6 +662,6 @@ async fn retention_removes_old_events_and_the_rest_still_verifies() {
         .await;
     assert_eq!(
         verified,
-        json!({"ok": true, "checked": 4, "firstBrokenId": null})
+        json!({"ok": true, "checked": 5, "firstBrokenId": null})
     );
 }

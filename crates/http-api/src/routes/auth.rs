@@ -38,10 +38,14 @@ pub(crate) async fn first_run(state: web::Data<AppState>) -> Result<HttpResponse
     ))]
 pub(crate) async fn sign_up(
     state: web::Data<AppState>,
+    trail: Trail,
     body: ValidJson<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let pair = state.auth.sign_up(&body.username, body.password).await?;
+    let mut event = trail.event(ActorType::Admin, "auth.signed_up", Outcome::Success);
+    event.actor_id = Some(body.username.trim().to_owned());
+    trail.record(event).await;
     Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
 }
 
@@ -68,7 +72,12 @@ pub(crate) async fn sign_in(
     let body = body.0;
     let ctx = accounts::ClientContext { address: client.0 };
     match state.auth.sign_in(&body.username, body.password, ctx).await {
-        Ok(pair) => Ok(HttpResponse::Ok().json(TokenResponse::from(pair))),
+        Ok(pair) => {
+            let mut event = trail.event(ActorType::Admin, "auth.signed_in", Outcome::Success);
+            event.actor_id = Some(body.username.trim().to_owned());
+            trail.record(event).await;
+            Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
+        }
         Err(e) => {
             let e = ApiError::from(e);
             // The name that was tried, never the password.
@@ -113,6 +122,7 @@ pub(crate) async fn refresh(
 pub(crate) async fn sign_out(
     state: web::Data<AppState>,
     admin: Admin,
+    trail: Trail,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: SignOutRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -124,6 +134,7 @@ pub(crate) async fn sign_out(
         .auth
         .sign_out(&admin.0, body.refresh_token.as_deref())
         .await?;
+    trail.admin(&admin, "auth.signed_out", |_| {}).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -153,6 +164,7 @@ pub(crate) async fn me(admin: Admin) -> HttpResponse {
 pub(crate) async fn change_password(
     state: web::Data<AppState>,
     admin: Admin,
+    trail: Trail,
     client: ClientAddr,
     body: ValidJson<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -172,5 +184,6 @@ pub(crate) async fn change_password(
             }
             other => other.into(),
         })?;
+    trail.admin(&admin, "auth.password.changed", |_| {}).await;
     Ok(HttpResponse::Ok().json(TokenResponse::from(pair)))
 }
