@@ -376,8 +376,10 @@ async fn a_row_edited_by_hand_breaks_verification_at_that_row() {
     for _ in 0..5 {
         mcp(&app, Some(&s.key), call("get_tables", json!({})), &[]).await;
     }
-    let page = events(&app, &s.token, "", 7).await;
+    // sign-up, connection, key and the five calls
+    let page = events(&app, &s.token, "", 8).await;
     let total = page["total"].as_u64().unwrap();
+    assert_eq!(total, 8);
     let verified = app
         .json(Method::GET, "/api/audit/verify", &s.token, None)
         .await;
@@ -454,7 +456,11 @@ async fn sigterm_right_after_a_burst_loses_no_event() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(written, BURST as i64, "every answered call is in the log");
+    let audit_lines: Vec<&String> = log.iter().filter(|l| l.contains("audit")).collect();
+    assert_eq!(
+        written, BURST as i64,
+        "every answered call is in the log: {audit_lines:#?}"
+    );
 }
 
 #[tokio::test]
@@ -483,9 +489,10 @@ async fn summary_export_and_dashboard_tell_the_same_story() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    // connection + key + 4 calls + 1 refused key
-    let page = events(&app, &s.token, "", 7).await;
+    // sign-up + connection + key + 4 calls + 1 refused key
+    let page = events(&app, &s.token, "", 8).await;
     let total = page["total"].as_u64().unwrap();
+    assert_eq!(total, 8);
 
     let summary = app
         .json(

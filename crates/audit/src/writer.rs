@@ -153,12 +153,12 @@ async fn write_batches(
             match store.append(&batch).await {
                 Ok(()) => break,
                 Err(e) if closed && waited >= settings.shutdown_grace => {
-                    tracing::error!(error = %e, lost = batch.len() + rx.len(),
+                    tracing::error!(error = %chain(&e), lost = batch.len() + rx.len(),
                         "shutting down with the audit store unavailable: events lost");
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, events = batch.len(),
+                    tracing::warn!(error = %chain(&e), events = batch.len(),
                         "cannot write audit events; retrying");
                     tokio::time::sleep(settings.retry).await;
                     waited += settings.retry;
@@ -171,6 +171,18 @@ async fn write_batches(
         }
         batch.clear();
     }
+}
+
+/// An error with its causes, on one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -63,11 +63,11 @@ async fn main() -> anyhow::Result<()> {
                 CASE WHEN i % 10 = 8 THEN 'canceling statement due to statement timeout' END,
                 i % 50, i % 100, false, 'req-' || i, '10.0.' || (i % 250) || '.1',
                 'python-httpx/0.28', '{{\"tableName\":\"orders\",\"limit\":' || (i % 97) || '}}',
-                '\\x00'::bytea, '\\x00'::bytea
-         FROM generate_series(1, {EVENTS}) AS i;
-         VACUUM ANALYZE audit_events;"
+                decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
+         FROM generate_series(1, {EVENTS}) AS i"
     ))
     .await?;
+    meta.batch_execute("VACUUM ANALYZE audit_events").await?;
     println!(
         "setup: {EVENTS} audit events written in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -116,7 +116,14 @@ async fn main() -> anyhow::Result<()> {
             }),
         ),
         (
-            "q (text search, no index)",
+            "q, one event (a request id)",
+            page(AuditFilter {
+                text: Some("req-424242".into()),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "q, a tenth of the log",
             page(AuditFilter {
                 text: Some("statement timeout".into()),
                 ..AuditFilter::default()

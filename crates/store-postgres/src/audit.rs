@@ -116,17 +116,10 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
         add("at < {}", Box::new(to));
     }
     if let Some(q) = &f.text {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        // Every word of `q` (as PostgreSQL's 'simple' parser splits it), in any field.
         add(
-            "(action ILIKE {} OR tool_name ILIKE {} OR error ILIKE {} OR actor_id ILIKE {} \
-             OR array_to_string(tables, ' ') ILIKE {} OR arguments ILIKE {} \
-             OR client_addr ILIKE {} OR user_agent ILIKE {})",
-            Box::new(pattern),
+            "search @@ plainto_tsquery('simple', {})",
+            Box::new(q.clone()),
         );
     }
     let sql = if clauses.is_empty() {
@@ -139,6 +132,8 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
 
 #[async_trait]
 impl AuditStore for PgAuditStore {
+    /// A retried batch whose first attempt did commit (the connection broke before the answer)
+    /// is not written twice: its events are already there, by id, and are skipped.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
     async fn append(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
         if events.is_empty() {
@@ -201,7 +196,7 @@ impl AuditStore for PgAuditStore {
                 "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id, action, \
                  tool_name, db_config_id, tables, outcome, error, duration_ms, row_count, \
                  truncated, request_id, client_addr, user_agent, arguments, prev_hash, hash) \
-                 VALUES {}",
+                 VALUES {} ON CONFLICT (id) DO NOTHING",
                 values.join(", ")
             );
             let refs: Vec<&(dyn ToSql + Sync)> = params

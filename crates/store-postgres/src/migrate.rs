@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit",
         sql: include_str!("../../../migrations/0005_audit.sql"),
     },
+    Migration {
+        version: 6,
+        name: "audit_search",
+        sql: include_str!("../../../migrations/0006_audit_search.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).

@@ -3,7 +3,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Connect, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::BoxFuture;
+use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
 use crate::migrate;
@@ -48,6 +50,48 @@ pub enum Readiness {
     MigrationsPending(Vec<i32>),
 }
 
+/// Opens metadata connections on the runtime the store was built on, whichever task asks.
+/// actix runs each HTTP worker on a runtime of its own; a connection opened from a request
+/// would have its socket and driver there, and die when the worker stops at shutdown, just
+/// when the audit writer and the `lastUsedAt` flush still need the database.
+struct OnHomeRuntime {
+    home: tokio::runtime::Handle,
+}
+
+impl Connect for OnHomeRuntime {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> BoxFuture<'_, Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>>
+    {
+        let config = pg_config.clone();
+        let fallback = pg_config.clone();
+        let home = self.home.clone();
+        Box::pin(async move {
+            let opened = home.spawn(async move {
+                let (client, connection) = config.connect(NoTls).await?;
+                let driver = tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "a metadata connection ended");
+                    }
+                });
+                Ok((client, driver))
+            });
+            match opened.await {
+                Ok(result) => result,
+                // The home runtime is gone (the process is ending): open it here instead.
+                Err(_) => {
+                    let (client, connection) = fallback.connect(NoTls).await?;
+                    let driver = tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                    Ok((client, driver))
+                }
+            }
+        })
+    }
+}
+
 impl PgStore {
     /// Builds the pool. No connection is made until one is needed.
     ///
@@ -62,13 +106,15 @@ impl PgStore {
         })?;
         config.connect_timeout(settings.connect_timeout);
         config.application_name("sluice");
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tokio::runtime::Handle::try_current() {
+            Ok(home) => {
+                Manager::from_connect(config.clone(), OnHomeRuntime { home }, manager_config)
+            }
+            Err(_) => Manager::from_config(config.clone(), NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections.max(1))
             .runtime(Runtime::Tokio1)
