@@ -33,6 +33,8 @@ pub struct McpSettings {
     pub reader_ttl: Duration,
     /// Record tool arguments with every `value` replaced by `"***"`.
     pub redact_values: bool,
+    /// How large a structured query may be (tighter than the built-in maxima, if set so).
+    pub query_bounds: query::Bounds,
     pub server_version: String,
 }
 
@@ -473,9 +475,18 @@ impl McpService {
             "get_tables" => tools::get_tables(grant, args),
             "get_columns" => tools::get_columns(grant, args),
             "execute_query_safe" => {
-                tools::execute_query_safe(grant, args, self.limits(grant)).await
+                tools::execute_query_safe(
+                    grant,
+                    args,
+                    self.limits(grant),
+                    self.settings.query_bounds,
+                )
+                .await
             }
-            "explain_query" => tools::explain_query(grant, args, self.limits(grant)).await,
+            "explain_query" => {
+                tools::explain_query(grant, args, self.limits(grant), self.settings.query_bounds)
+                    .await
+            }
             _ => ToolOutcome::error(format!("Unknown tool: {name}")),
         }
     }

@@ -61,6 +61,10 @@ fn described(fields: &mut Map<String, Value>, note: Option<&Note>, comment: Opti
     fields.insert("synonyms".into(), json!(note.synonyms));
 }
 
+/// The examples `execute_query_safe`'s description teaches with (checked by a test to plan).
+const QUERY_EXAMPLE_FILTER: &str = r#"{"tableName": "users", "selectColumns": [{"field": "id"}, {"field": "name"}], "where": [{"field": "age", "op": ">=", "value": 18}], "orderBy": [{"field": "created_at", "direction": "desc"}], "limit": 10}"#;
+const QUERY_EXAMPLE_JOIN: &str = r#"{"tableName": "orders", "alias": "o", "joins": [{"type": "inner", "table": "users", "alias": "u", "on": [{"field": "o.customer_id", "op": "=", "otherField": "u.id"}]}], "selectColumns": [{"field": "u.name"}, {"function": "sum", "args": [{"field": "o.total"}], "alias": "spent"}], "groupBy": [{"field": "u.name"}], "orderBy": [{"field": "spent", "direction": "desc"}], "limit": 5}"#;
+
 /// The outcome of a tool call: a result for the model, which may be an error it can fix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {
@@ -221,8 +225,8 @@ pub fn definition(name: &str) -> Option<Value> {
         }),
         "execute_query_safe" => json!({
             "name": "execute_query_safe",
-            "title": "Query a table",
-            "description": "Reads rows from one table with a structured query (no SQL text): pick columns, filter with where conditions, sort, limit and offset. Values are always bound, never spliced into SQL. The result says when rows were cut by the row limit. Example: {\"tableName\": \"users\", \"selectColumns\": [{\"field\": \"id\"}, {\"field\": \"name\"}], \"where\": [{\"field\": \"status\", \"op\": \"=\", \"value\": \"active\"}], \"orderBy\": [{\"field\": \"id\", \"direction\": \"desc\"}], \"limit\": 10}",
+            "title": "Query tables",
+            "description": format!("Reads rows with a structured query (no SQL text): pick columns or expressions, filter with where conditions, join tables, group and aggregate, sort, limit and offset; subqueries, CTEs (with) and unions (combine) too. Every table must be one get_tables lists; call get_columns first. Values are always bound, never spliced into SQL. The result says when rows were cut by the row or size limit. Example, the 10 newest active users: {QUERY_EXAMPLE_FILTER} Example, the 5 customers who spent most: {QUERY_EXAMPLE_JOIN}"),
             "inputSchema": query::input_schema(),
             "outputSchema": {
                 "type": "object",
@@ -508,8 +512,13 @@ fn read_error(e: &TargetError) -> String {
 }
 
 /// Plans and runs a structured query.
-pub async fn execute_query_safe(grant: &Grant, args: &Value, limits: ReadLimits) -> ToolOutcome {
-    let parsed = match query::Query::parse(args) {
+pub async fn execute_query_safe(
+    grant: &Grant,
+    args: &Value,
+    limits: ReadLimits,
+    bounds: query::Bounds,
+) -> ToolOutcome {
+    let parsed = match query::Query::parse_within(args, bounds) {
         Ok(q) => q,
         Err(e) => return ToolOutcome::query_error(&e),
     };
@@ -550,8 +559,13 @@ fn touched(plan: &query::Plan) -> Vec<String> {
 
 /// Plans a structured query exactly as `execute_query_safe` would, and asks the database how
 /// it would run it, without running it.
-pub async fn explain_query(grant: &Grant, args: &Value, limits: ReadLimits) -> ToolOutcome {
-    let parsed = match query::Query::parse(args) {
+pub async fn explain_query(
+    grant: &Grant,
+    args: &Value,
+    limits: ReadLimits,
+    bounds: query::Bounds,
+) -> ToolOutcome {
+    let parsed = match query::Query::parse_within(args, bounds) {
         Ok(q) => q,
         Err(e) => return ToolOutcome::query_error(&e),
     };
@@ -831,6 +845,22 @@ mod tests {
         assert!(e.is_error && e.text.contains("tableName"), "{}", e.text);
         let e = get_tables(&g, &json!([1]));
         assert!(e.is_error);
+    }
+
+    #[test]
+    fn the_examples_the_description_teaches_plan_on_every_dialect() {
+        let catalog = query::corpus::catalog();
+        for example in [QUERY_EXAMPLE_FILTER, QUERY_EXAMPLE_JOIN] {
+            let args: Value = serde_json::from_str(example).unwrap();
+            let parsed = query::Query::parse(&args).unwrap();
+            for provider in [Provider::Postgresql, Provider::Mysql, Provider::Sqlite] {
+                let engine = query::Engine::from(provider);
+                query::plan_for(&parsed, &catalog, &engine, 10)
+                    .unwrap_or_else(|e| panic!("{example} on {provider:?}: {e}"));
+            }
+        }
+        let description = definition("execute_query_safe").unwrap()["description"].to_string();
+        assert!(description.contains("spent"), "{description}");
     }
 
     #[test]

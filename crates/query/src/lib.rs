@@ -26,7 +26,7 @@ pub use engine::Engine;
 pub use error::{QueryError, QueryErrorKind};
 pub use function::FUNCTIONS;
 pub use model::{
-    MAX_ALIAS_CHARS, MAX_ARGS, MAX_COMBINE, MAX_CONDITIONS, MAX_CTES, MAX_DEPTH,
+    Bounds, MAX_ALIAS_CHARS, MAX_ARGS, MAX_COMBINE, MAX_CONDITIONS, MAX_CTES, MAX_DEPTH,
     MAX_EXPRESSION_DEPTH, MAX_EXPRESSIONS, MAX_GROUP_ITEMS, MAX_JOINS, MAX_LIST_ITEMS, MAX_NESTING,
     MAX_OFFSET, MAX_ORDER_ITEMS, MAX_PARAMETERS, MAX_QUERY_DEPTH, MAX_SELECT_ITEMS,
     MAX_STATEMENT_BYTES, MAX_SUBQUERIES, MAX_VALUES, Query,
@@ -50,6 +50,17 @@ impl Query {
     /// for a function outside the allow-list (naming the allowed ones);
     /// [`QueryErrorKind::TooLarge`] when a bound is exceeded (the `MAX_*` constants).
     pub fn parse(arguments: &serde_json::Value) -> Result<Query, QueryError> {
-        parse::parse_query(arguments)
+        parse::parse_query(arguments, Bounds::default())
+    }
+
+    /// [`Query::parse`] within an installation's own (tighter) [`Bounds`].
+    ///
+    /// # Errors
+    /// As [`Query::parse`].
+    pub fn parse_within(
+        arguments: &serde_json::Value,
+        bounds: Bounds,
+    ) -> Result<Query, QueryError> {
+        parse::parse_query(arguments, bounds)
     }
 }

@@ -30,6 +30,44 @@ pub const MAX_QUERY_DEPTH: usize = 5;
 pub const MAX_SUBQUERIES: usize = 32;
 /// Joins in a whole query, subqueries included, at most.
 pub const MAX_JOINS: usize = 16;
+
+/// The size bounds an installation may tighten (never raise past the `MAX_*` constants):
+/// how deeply queries nest, and how many joins, subqueries and conditions a whole query has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// See [`MAX_QUERY_DEPTH`].
+    pub query_depth: usize,
+    /// See [`MAX_JOINS`].
+    pub joins: usize,
+    /// See [`MAX_SUBQUERIES`].
+    pub subqueries: usize,
+    /// See [`MAX_CONDITIONS`].
+    pub conditions: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            query_depth: MAX_QUERY_DEPTH,
+            joins: MAX_JOINS,
+            subqueries: MAX_SUBQUERIES,
+            conditions: MAX_CONDITIONS,
+        }
+    }
+}
+
+impl Bounds {
+    /// These bounds, each kept within its built-in maximum (and at least 1; 0 joins or
+    /// subqueries stay 0).
+    pub fn clamped(self) -> Self {
+        Self {
+            query_depth: self.query_depth.clamp(1, MAX_QUERY_DEPTH),
+            joins: self.joins.min(MAX_JOINS),
+            subqueries: self.subqueries.min(MAX_SUBQUERIES),
+            conditions: self.conditions.min(MAX_CONDITIONS),
+        }
+    }
+}
 /// Items in one `with`, at most.
 pub const MAX_CTES: usize = 16;
 /// Items in one `combine`, at most.

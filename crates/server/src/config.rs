@@ -120,6 +120,14 @@ pub struct McpSettings {
     /// Seconds a verified key is trusted without asking the metadata database (changes reach
     /// every instance at once through LISTEN/NOTIFY regardless).
     pub key_cache_ttl_secs: u64,
+    /// How deeply a structured query's queries may nest (1 to 5).
+    pub max_query_depth: usize,
+    /// Joins in a whole structured query (0 to 16).
+    pub max_joins: usize,
+    /// Subqueries, CTEs and combined queries in a whole structured query (0 to 32).
+    pub max_subqueries: usize,
+    /// Conditions in a whole structured query (1 to 100).
+    pub max_conditions: usize,
 }
 
 impl Default for McpSettings {
@@ -134,6 +142,10 @@ impl Default for McpSettings {
             max_result_bytes: 4 * 1024 * 1024,
             default_rate_limit_per_minute: 120,
             key_cache_ttl_secs: 60,
+            max_query_depth: query::MAX_QUERY_DEPTH,
+            max_joins: query::MAX_JOINS,
+            max_subqueries: query::MAX_SUBQUERIES,
+            max_conditions: query::MAX_CONDITIONS,
         }
     }
 }
@@ -484,6 +496,26 @@ impl Settings {
             "must be between 1 and 3000",
         )?;
         let m = &self.mcp;
+        check(
+            (1..=query::MAX_QUERY_DEPTH).contains(&m.max_query_depth),
+            "mcp.max_query_depth",
+            "must be between 1 and 5",
+        )?;
+        check(
+            m.max_joins <= query::MAX_JOINS,
+            "mcp.max_joins",
+            "must be between 0 and 16",
+        )?;
+        check(
+            m.max_subqueries <= query::MAX_SUBQUERIES,
+            "mcp.max_subqueries",
+            "must be between 0 and 32",
+        )?;
+        check(
+            (1..=query::MAX_CONDITIONS).contains(&m.max_conditions),
+            "mcp.max_conditions",
+            "must be between 1 and 100",
+        )?;
         check(
             (1..=1_000_000).contains(&m.max_rows_cap),
             "mcp.max_rows_cap",

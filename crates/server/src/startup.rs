@@ -279,6 +279,12 @@ impl Application {
                 default_rate_limit_per_minute: m.default_rate_limit_per_minute,
                 reader_ttl: Duration::from_secs(30),
                 redact_values: settings.audit.redact_values,
+                query_bounds: query::Bounds {
+                    query_depth: m.max_query_depth,
+                    joins: m.max_joins,
+                    subqueries: m.max_subqueries,
+                    conditions: m.max_conditions,
+                },
                 server_version: env!("CARGO_PKG_VERSION").to_owned(),
             },
         ));

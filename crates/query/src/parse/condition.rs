@@ -89,11 +89,12 @@ impl Parser {
         depth: usize,
     ) -> Result<Condition, QueryError> {
         self.conditions += 1;
-        if self.conditions > MAX_CONDITIONS {
+        if self.conditions > self.bounds.conditions {
             return Err(QueryError::too_large(
                 path,
                 format!(
-                    "a query may have at most {MAX_CONDITIONS} conditions (groups included); simplify it or split it"
+                    "a query may have at most {} conditions (groups included); simplify it or split it",
+                    self.bounds.conditions
                 ),
             ));
         }

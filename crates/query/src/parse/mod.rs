@@ -18,13 +18,18 @@ type Object = Map<String, Value>;
 const MAX_EXACT_FLOAT: f64 = 9_007_199_254_740_992.0;
 
 /// Parses the arguments of `execute_query_safe`; see [`Query::parse`].
-pub(crate) fn parse_query(arguments: &Value) -> Result<Query, QueryError> {
-    Parser::default().query(arguments, "")
+pub(crate) fn parse_query(arguments: &Value, bounds: Bounds) -> Result<Query, QueryError> {
+    Parser {
+        bounds: bounds.clamped(),
+        ..Parser::default()
+    }
+    .query(arguments, "")
 }
 
 /// Counts what the bounds limit across the whole query, and how deep parsing is.
 #[derive(Debug, Default)]
 struct Parser {
+    bounds: Bounds,
     conditions: usize,
     values: usize,
     subqueries: usize,
@@ -66,11 +71,12 @@ impl Parser {
     /// A query inside the main one: counted against [`MAX_SUBQUERIES`].
     fn subquery(&mut self, value: &Value, path: &str) -> Result<Query, QueryError> {
         self.subqueries += 1;
-        if self.subqueries > MAX_SUBQUERIES {
+        if self.subqueries > self.bounds.subqueries {
             return Err(QueryError::too_large(
                 path,
                 format!(
-                    "a query may contain at most {MAX_SUBQUERIES} subqueries, CTEs and combined queries in total; split it into several calls"
+                    "a query may contain at most {} subqueries, CTEs and combined queries in total; split it into several calls",
+                    self.bounds.subqueries
                 ),
             ));
         }
@@ -78,11 +84,12 @@ impl Parser {
     }
 
     fn query(&mut self, value: &Value, path: &str) -> Result<Query, QueryError> {
-        if self.query_depth >= MAX_QUERY_DEPTH {
+        if self.query_depth >= self.bounds.query_depth {
             return Err(QueryError::too_large(
                 at(path),
                 format!(
-                    "queries may nest at most {MAX_QUERY_DEPTH} levels deep (the main query is level 1); flatten it, for example with a CTE in with or a join"
+                    "queries may nest at most {} levels deep (the main query is level 1); flatten it, for example with a CTE in with or a join",
+                    self.bounds.query_depth
                 ),
             ));
         }
@@ -272,11 +279,12 @@ impl Parser {
         for (i, item) in items.iter().enumerate() {
             let item_path = index(&joins_path, i);
             self.joins += 1;
-            if self.joins > MAX_JOINS {
+            if self.joins > self.bounds.joins {
                 return Err(QueryError::too_large(
                     item_path,
                     format!(
-                        "a query may have at most {MAX_JOINS} joins in total, subqueries included"
+                        "a query may have at most {} joins in total, subqueries included",
+                        self.bounds.joins
                     ),
                 ));
             }

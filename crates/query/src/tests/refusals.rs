@@ -890,3 +890,48 @@ fn an_outer_column_under_a_cte_of_the_same_name_needs_an_alias() {
     aliased["where"][0]["exists"]["where"][0]["field"] = json!("outer_users.age");
     pg(&aliased);
 }
+
+#[test]
+fn an_installation_may_tighten_the_bounds_but_not_loosen_them() {
+    use crate::Bounds;
+    let tight = Bounds {
+        query_depth: 1,
+        joins: 1,
+        subqueries: 0,
+        conditions: 2,
+    };
+    let refused_within = |args: Value| {
+        let e = Query::parse_within(&args, tight).expect_err("refused");
+        assert_eq!(e.kind(), QueryErrorKind::TooLarge, "{e}");
+        e
+    };
+    let e = refused_within(json!({"tableName": "users", "joins": [
+        {"type": "inner", "table": "orders", "on": [{"field": "orders.user_id", "op": "=", "otherField": "users.id"}]},
+        {"type": "cross", "table": "orders", "alias": "o2"}]}));
+    assert!(e.message().contains("at most 1 joins"), "{e}");
+    let e = refused_within(json!({"tableName": "users", "where": [
+        {"field": "id", "op": "=", "value": 1}, {"field": "id", "op": "=", "value": 2},
+        {"field": "id", "op": "=", "value": 3}]}));
+    assert!(e.message().contains("at most 2 conditions"), "{e}");
+    refused_within(json!({"tableName": "users", "where": [
+        {"field": "id", "op": "in", "subquery": {"tableName": "orders", "selectColumns": [{"field": "user_id"}]}}]}));
+    // The same queries are fine with the defaults.
+    assert!(
+        Query::parse(&json!({"tableName": "users", "where": [
+        {"field": "id", "op": "=", "value": 1}, {"field": "id", "op": "=", "value": 2},
+        {"field": "id", "op": "=", "value": 3}]}))
+        .is_ok()
+    );
+
+    let loose = Bounds {
+        query_depth: 1000,
+        joins: 1000,
+        subqueries: 1000,
+        conditions: 1000,
+    };
+    assert_eq!(
+        loose.clamped(),
+        Bounds::default(),
+        "never past the built-in maxima"
+    );
+}
