@@ -14,6 +14,8 @@ bin=target/debug/sluice
 "$bin" migrate
 admin_out="$("$bin" create-admin --username admin --if-first)"
 password="$(sed -n 's/^password: //p' <<<"$admin_out")"
+demo_out="$("$bin" demo)"
+demo_key="$(sed -n 's/^key: //p' <<<"$demo_out")"
 
 listen="${SLUICE_LISTEN:-127.0.0.1:8080}"
 host="${listen%:*}"; port="${listen##*:}"
@@ -51,6 +53,22 @@ if [[ -n "$password" ]]; then
 MSG
 else
     echo "    Admin:      an administrator already exists; sign in with its password"
+fi
+cat <<MSG
+
+  Demo database: "Demo shop" (customers, products, 500 orders; SQLite under .data/).
+MSG
+if [[ -n "$demo_key" ]]; then
+    cat <<MSG
+    MCP key:    $demo_key
+                (shown once; the read tools on every demo table)
+    Try it:     curl -s $base/mcp -H "X-MCP-Server-Key: $demo_key" -H 'Content-Type: application/json' \\
+                  -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_tables","arguments":{}}}'
+    Inspector:  npx @modelcontextprotocol/inspector --cli $base/mcp --transport http \\
+                  --header "X-MCP-Server-Key: $demo_key" --method tools/list
+MSG
+else
+    echo "    MCP key:    the demo key was shown when it was made; issue another with POST $base/api/mcp-keys"
 fi
 echo
 echo "  Stop with Ctrl-C."

@@ -328,3 +328,96 @@ async fn secrets_never_reach_the_logs_and_sigterm_stops_gracefully() {
         }
     }
 }
+
+#[tokio::test]
+async fn sluice_demo_sets_up_a_database_and_a_key_an_agent_can_use_at_once() {
+    let db = TestDb::new().await;
+    let dir = std::env::temp_dir().join(format!("sluice-demo-{}", db.name));
+    let dir_s = dir.to_string_lossy().into_owned();
+    let env = [
+        ("SLUICE_DATABASE_URL", db.url.as_str()),
+        ("SLUICE_DATA_DIR", dir_s.as_str()),
+        ("SLUICE_MASTER_KEY", TEST_MASTER_KEY),
+    ];
+    let out = sluice(&env).arg("demo").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("key: "))
+        .expect("the key is printed")
+        .to_owned();
+    assert!(dir.join("demo-shop.sqlite").exists());
+
+    let again = sluice(&env).arg("demo").output().unwrap();
+    let again = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.contains("a demo key exists") && !again.contains("key: sluice_"),
+        "a second run issues no second key: {again}"
+    );
+
+    let mut serve_env = env.to_vec();
+    serve_env.extend([
+        ("SLUICE_LISTEN", "127.0.0.1:0"),
+        ("SLUICE_LOG__FORMAT", "json"),
+        ("SLUICE_HTTP__WORKERS", "1"),
+    ]);
+    let running = start(&serve_env);
+    let http = reqwest::Client::new();
+    let rpc = |method: &str, params: Value| {
+        http.post(format!("http://127.0.0.1:{}/mcp", running.port))
+            .header("X-MCP-Server-Key", &key)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+            .send()
+    };
+    let init: Value = rpc(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        init["result"]["instructions"]
+            .as_str()
+            .is_some_and(|i| i.contains("online shop")),
+        "{init}"
+    );
+    let tables: Value = rpc("tools/call", json!({"name": "get_tables", "arguments": {}}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = tables["result"]["structuredContent"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["customers", "orders", "products"]);
+    let count: Value = rpc(
+        "tools/call",
+        json!({"name": "execute_query_safe", "arguments": {"tableName": "orders",
+            "selectColumns": [{"function": "count", "args": [], "alias": "n"}]}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        count["result"]["structuredContent"]["rows"],
+        json!([[500]]),
+        "{count}"
+    );
+    let (status, _) = running.stop_and_collect();
+    assert!(status.success());
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -52,6 +52,10 @@ enum Command {
         #[arg(long)]
         if_first: bool,
     },
+    /// Set up a demo: a small shop database (SQLite, in the data directory), the connection
+    /// "Demo shop" with a semantic layer, and an MCP key printed once. Changes nothing when
+    /// it is already there.
+    Demo,
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,6 +119,39 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             app.run_until_stopped().await?;
             tracing::info!("sluice stopped gracefully");
+            Ok(())
+        }
+        Command::Demo => {
+            let master = master_key::resolve(&settings)?;
+            let store = startup::open_store(&settings)?;
+            store
+                .migrate()
+                .await
+                .context("cannot migrate the metadata database")?;
+            let db_configs = startup::db_config_service(&settings, &store, &master)?;
+            let semantic = semantic::SemanticService::new(
+                std::sync::Arc::new(store_postgres::PgSemanticRepository::new(&store)),
+                db_configs.clone(),
+            );
+            let keys = startup::key_service(&settings, &store, &master);
+            let demo =
+                server::demo::set_up(&settings.data_dir, &db_configs, &semantic, &keys).await?;
+            println!(
+                "demo database: {} ({})",
+                server::demo::CONNECTION,
+                demo.file.display()
+            );
+            match demo.key {
+                Some(key) => {
+                    println!("key: {key}");
+                    println!(
+                        "(shown once: an MCP key for the demo database, every table, the read tools)"
+                    );
+                }
+                None => println!(
+                    "a demo key exists (its value was shown when it was made); issue another with POST /api/mcp-keys"
+                ),
+            }
             Ok(())
         }
         Command::CreateAdmin {
