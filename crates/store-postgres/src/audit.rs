@@ -116,10 +116,19 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
         add("at < {}", Box::new(to));
     }
     if let Some(q) = &f.text {
-        // Every word of `q` (as PostgreSQL's 'simple' parser splits it), in any field.
+        // `q` as written, anywhere in the searchable fields (read at search time: no index
+        // to keep up on the request path's inserts).
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         add(
-            "search @@ plainto_tsquery('simple', {})",
-            Box::new(q.clone()),
+            "(action ILIKE {} OR tool_name ILIKE {} OR error ILIKE {} OR actor_id ILIKE {} \
+             OR array_to_string(tables, ' ') ILIKE {} OR arguments ILIKE {} \
+             OR client_addr ILIKE {} OR user_agent ILIKE {})",
+            Box::new(pattern),
         );
     }
     let sql = if clauses.is_empty() {
@@ -136,10 +145,29 @@ impl AuditStore for PgAuditStore {
     /// is not written twice: its events are already there, by id, and are skipped.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
     async fn append(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
+        // One statement text whatever the batch size (columns as arrays, unnested), so
+        // PostgreSQL plans it once per connection instead of once per batch. `tables` travels
+        // as one text per row, joined with the unit separator, since arrays of arrays are not
+        // ragged in PostgreSQL.
+        const INSERT: &str = "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id,
+                action, tool_name, db_config_id, tables, outcome, error, duration_ms, row_count,
+                truncated, request_id, client_addr, user_agent, arguments, prev_hash, hash)
+            SELECT id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
+                   CASE WHEN tables = '' THEN '{}'::text[]
+                        ELSE string_to_array(tables, E'\\x1f') END,
+                   outcome, error, duration_ms, row_count, truncated, request_id, client_addr,
+                   user_agent, arguments, prev_hash, hash
+            FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[],
+                        $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[],
+                        $12::int8[], $13::int8[], $14::bool[], $15::text[], $16::text[],
+                        $17::text[], $18::text[], $19::bytea[], $20::bytea[])
+                AS e(id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
+                     tables, outcome, error, duration_ms, row_count, truncated, request_id,
+                     client_addr, user_agent, arguments, prev_hash, hash)
+            ON CONFLICT (id) DO NOTHING";
         if events.is_empty() {
             return Ok(());
         }
-        const PER_ROW: usize = 20;
         let mut c = self.pool.get().await.map_err(unavailable)?;
         let tx = c.transaction().await.map_err(unavailable)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
@@ -156,55 +184,64 @@ impl AuditStore for PgAuditStore {
             Some(row) => hash32(row.get(0), "hash")?,
             None => GENESIS,
         };
-        // At most 65,535 parameters per statement: 3,000 rows of 20.
-        for chunk in events.chunks(3_000) {
-            let mut values = Vec::with_capacity(chunk.len());
-            let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * PER_ROW);
-            for e in chunk {
-                let hash = chain_hash(&prev, e);
-                let base = params.len();
-                values.push(format!(
-                    "({})",
-                    (1..=PER_ROW)
-                        .map(|i| format!("${}", base + i))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                params.push(Box::new(e.id));
-                params.push(Box::new(e.at));
-                params.push(Box::new(e.actor_type.as_str().to_owned()));
-                params.push(Box::new(e.actor_id.clone()));
-                params.push(Box::new(e.key_id));
-                params.push(Box::new(e.action.clone()));
-                params.push(Box::new(e.tool_name.clone()));
-                params.push(Box::new(e.db_config_id));
-                params.push(Box::new(e.tables.clone()));
-                params.push(Box::new(e.outcome.as_str().to_owned()));
-                params.push(Box::new(e.error.clone()));
-                params.push(Box::new(to_i64(e.duration_ms)));
-                params.push(Box::new(to_i64(e.row_count)));
-                params.push(Box::new(e.truncated));
-                params.push(Box::new(e.request_id.clone()));
-                params.push(Box::new(e.client_addr.clone()));
-                params.push(Box::new(e.user_agent.clone()));
-                params.push(Box::new(e.arguments.clone()));
-                params.push(Box::new(prev.to_vec()));
-                params.push(Box::new(hash.to_vec()));
-                prev = hash;
-            }
-            let sql = format!(
-                "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id, action, \
-                 tool_name, db_config_id, tables, outcome, error, duration_ms, row_count, \
-                 truncated, request_id, client_addr, user_agent, arguments, prev_hash, hash) \
-                 VALUES {} ON CONFLICT (id) DO NOTHING",
-                values.join(", ")
-            );
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            tx.execute(&sql, &refs).await.map_err(unavailable)?;
+        let n = events.len();
+        let mut prevs = Vec::with_capacity(n);
+        let mut hashes = Vec::with_capacity(n);
+        for e in events {
+            let hash = chain_hash(&prev, e);
+            prevs.push(prev.to_vec());
+            hashes.push(hash.to_vec());
+            prev = hash;
         }
+        let col = |f: &dyn Fn(&AuditEvent) -> Option<String>| -> Vec<Option<String>> {
+            events.iter().map(f).collect()
+        };
+        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+        let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
+        let actor_types = col(&|e| Some(e.actor_type.as_str().to_owned()));
+        let actor_ids = col(&|e| e.actor_id.clone());
+        let key_ids: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.key_id).collect();
+        let actions = col(&|e| Some(e.action.clone()));
+        let tools = col(&|e| e.tool_name.clone());
+        let dbs: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.db_config_id).collect();
+        let tables = col(&|e| Some(e.tables.join("\u{1f}")));
+        let outcomes = col(&|e| Some(e.outcome.as_str().to_owned()));
+        let errors = col(&|e| e.error.clone());
+        let durations: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.duration_ms)).collect();
+        let rows: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.row_count)).collect();
+        let truncated: Vec<bool> = events.iter().map(|e| e.truncated).collect();
+        let request_ids = col(&|e| e.request_id.clone());
+        let addrs = col(&|e| e.client_addr.clone());
+        let agents = col(&|e| e.user_agent.clone());
+        let arguments = col(&|e| e.arguments.clone());
+        let stmt = tx.prepare_cached(INSERT).await.map_err(unavailable)?;
+        tx.execute(
+            &stmt,
+            &[
+                &ids,
+                &ats,
+                &actor_types,
+                &actor_ids,
+                &key_ids,
+                &actions,
+                &tools,
+                &dbs,
+                &tables,
+                &outcomes,
+                &errors,
+                &durations,
+                &rows,
+                &truncated,
+                &request_ids,
+                &addrs,
+                &agents,
+                &arguments,
+                &prevs,
+                &hashes,
+            ],
+        )
+        .await
+        .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)
     }
 

@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_search",
         sql: include_str!("../../../migrations/0006_audit_search.sql"),
     },
+    Migration {
+        version: 7,
+        name: "audit_search_at_read_time",
+        sql: include_str!("../../../migrations/0007_audit_search_at_read_time.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).
