@@ -151,7 +151,8 @@ pub struct AuditFilter {
     pub from: Option<OffsetDateTime>,
     /// Exclusive.
     pub to: Option<OffsetDateTime>,
-    /// Text anywhere in the action, tool, error, actor, tables or arguments (case-insensitive).
+    /// Text anywhere in the action, tool, error, actor, tables, arguments, address, user agent
+    /// or request id (case-insensitive).
     pub text: Option<String>,
 }
 

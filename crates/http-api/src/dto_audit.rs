@@ -29,8 +29,8 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// `success`, `denied` or `failed`.
     pub result: Option<String>,
-    /// Text anywhere in the action, tool, error, actor, tables, arguments, address or user
-    /// agent (case-insensitive).
+    /// Text anywhere in the action, tool, error, actor, tables, arguments, address, user agent
+    /// or request id (case-insensitive).
     pub q: Option<String>,
 }
 

@@ -127,7 +127,7 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
         add(
             "(action ILIKE {} OR tool_name ILIKE {} OR error ILIKE {} OR actor_id ILIKE {} \
              OR array_to_string(tables, ' ') ILIKE {} OR arguments ILIKE {} \
-             OR client_addr ILIKE {} OR user_agent ILIKE {})",
+             OR client_addr ILIKE {} OR user_agent ILIKE {} OR request_id ILIKE {})",
             Box::new(pattern),
         );
     }
