@@ -361,11 +361,29 @@ async fn redaction_keeps_names_and_drops_values() {
         json!({"tableName": "shop.orders", "where": [{"field": "customer_id", "op": "in", "value": [4242, 4343]}]}),
     );
     assert_eq!(mcp(&app, Some(&s.key), query, &[]).await, 200);
-    let page = events(&app, &s.token, "&toolName=execute_query_safe", 1).await;
-    let args = &page["items"][0]["arguments"];
-    assert_eq!(args["where"][0]["field"], "customer_id");
-    assert_eq!(args["where"][0]["value"], "***");
-    assert!(!page.to_string().contains("4242"));
+    // A value the planner refuses is quoted in its message; the log keeps only the path.
+    let refused = call(
+        "execute_query_safe",
+        json!({"tableName": "shop.orders", "where": [{"field": "placed_at", "op": "=", "value": "secret-4242"}]}),
+    );
+    assert_eq!(mcp(&app, Some(&s.key), refused, &[]).await, 200);
+    let page = events(&app, &s.token, "&toolName=execute_query_safe", 2).await;
+    let ok = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["result"] == "success")
+        .unwrap();
+    assert_eq!(ok["arguments"]["where"][0]["field"], "customer_id");
+    assert_eq!(ok["arguments"]["where"][0]["value"], json!(["***", "***"]));
+    let failed = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["result"] == "failed")
+        .unwrap();
+    assert_eq!(failed["error"], "where[0].value (details redacted)");
+    assert!(!page.to_string().contains("4242"), "{page}");
 }
 
 #[tokio::test]
@@ -671,4 +689,31 @@ async fn retention_removes_old_events_and_the_rest_still_verifies() {
         verified,
         json!({"ok": true, "checked": 5, "firstBrokenId": null})
     );
+}
+
+#[tokio::test]
+async fn a_nul_in_what_a_caller_typed_neither_breaks_nor_blocks_the_log() {
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    let res = app
+        .post_json(
+            "/api/auth/sign-in",
+            &json!({"username": "ad\u{0}min", "password": "whatever it is"}),
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .header("User-Agent", "agent")
+        .json(&call("get\u{0}tables", json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Both are recorded (NUL made visible), and what follows is recorded too.
+    let page = events(&app, &token, "&action=auth.sign_in.failed", 1).await;
+    assert_eq!(page["items"][0]["actorId"], "ad\u{FFFD}min");
+    assert_eq!(app.sign_in("admin", PASSWORD).await.status(), 200);
+    events(&app, &token, "&action=auth.signed_in", 1).await;
 }

@@ -125,6 +125,35 @@ impl AuditEvent {
     }
 }
 
+impl AuditEvent {
+    /// Replaces what no database text may hold (NUL) in every text field with U+FFFD. Fields
+    /// carry what callers typed (a user name, a tool name, an error quoting a value); one NUL
+    /// would make the store refuse the whole batch, again and again.
+    pub fn make_storable(&mut self) {
+        let clean = |s: &mut String| {
+            if s.contains('\0') {
+                *s = s.replace('\0', "\u{FFFD}");
+            }
+        };
+        clean(&mut self.action);
+        for s in [
+            &mut self.actor_id,
+            &mut self.tool_name,
+            &mut self.error,
+            &mut self.request_id,
+            &mut self.client_addr,
+            &mut self.user_agent,
+            &mut self.arguments,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            clean(s);
+        }
+        self.tables.iter_mut().for_each(clean);
+    }
+}
+
 /// An event as stored: its place in the chain and its hashes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredEvent {

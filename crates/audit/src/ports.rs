@@ -14,6 +14,9 @@ pub enum AuditError {
     /// The metadata store failed.
     #[error("the audit store is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The store refused what was written (bad data): retrying the same batch cannot help.
+    #[error("the audit store refused the events")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 /// Keeps audit events, chained.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::{AuditEvent, AuditStore};
+use crate::{AuditError, AuditEvent, AuditStore};
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy)]
@@ -93,10 +93,11 @@ impl AuditLog {
 
     /// Queues an event; waits while the queue is full. After shutdown the event cannot be
     /// written any more, which is logged as an error.
-    pub async fn record(&self, event: AuditEvent) {
+    pub async fn record(&self, mut event: AuditEvent) {
         let Some(tx) = &self.tx else {
             return;
         };
+        event.make_storable();
         if let Err(lost) = tx.send(event).await {
             tracing::error!(action = %lost.0.action, id = %lost.0.id,
                 "the audit log is closed; an event could not be recorded");
@@ -152,6 +153,14 @@ async fn write_batches(
         loop {
             match store.append(&batch).await {
                 Ok(()) => break,
+                // One bad event must not hold up the others: write them one by one and give
+                // up only on the ones the store refuses.
+                Err(AuditError::Rejected(e)) => {
+                    tracing::warn!(error = %e, events = batch.len(),
+                        "the audit store refused a batch; writing its events one by one");
+                    write_one_by_one(store.as_ref(), &batch, settings).await;
+                    break;
+                }
                 Err(e) if closed && waited >= settings.shutdown_grace => {
                     tracing::error!(error = %chain(&e), lost = batch.len() + rx.len(),
                         "shutting down with the audit store unavailable: events lost");
@@ -170,6 +179,31 @@ async fn write_batches(
             }
         }
         batch.clear();
+    }
+}
+
+/// Writes each event alone; one the store refuses is logged and left out.
+async fn write_one_by_one(store: &dyn AuditStore, batch: &[AuditEvent], settings: WriterSettings) {
+    for event in batch {
+        let mut waited = Duration::ZERO;
+        loop {
+            match store.append(std::slice::from_ref(event)).await {
+                Ok(()) => break,
+                Err(AuditError::Rejected(e)) => {
+                    tracing::error!(error = %chain(&*e), id = %event.id, action = %event.action,
+                        "the audit store refused an event; it is left out");
+                    break;
+                }
+                Err(e) if waited >= settings.shutdown_grace => {
+                    tracing::error!(error = %chain(&e), id = %event.id, "an audit event is lost");
+                    break;
+                }
+                Err(_) => {
+                    tokio::time::sleep(settings.retry).await;
+                    waited += settings.retry;
+                }
+            }
+        }
     }
 }
 
@@ -292,6 +326,79 @@ mod tests {
         }
         writer.shutdown().await;
         assert_eq!(store.events.lock().unwrap().len(), 20);
+    }
+
+    /// Refuses any batch holding an event whose action is "bad".
+    #[derive(Default)]
+    struct Picky(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl AuditStore for Picky {
+        async fn append(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
+            if events.iter().any(|e| e.action == "bad") {
+                return Err(AuditError::Rejected("refused".into()));
+            }
+            self.0
+                .lock()
+                .unwrap()
+                .extend(events.iter().map(|e| e.action.clone()));
+            Ok(())
+        }
+        async fn search(&self, _: &AuditFilter) -> Result<AuditPage, AuditError> {
+            unimplemented!()
+        }
+        async fn verify(&self) -> Result<Verification, AuditError> {
+            unimplemented!()
+        }
+        async fn export_page(
+            &self,
+            _: &AuditFilter,
+            _: Option<crate::Cursor>,
+            _: u32,
+        ) -> Result<Vec<crate::StoredEvent>, AuditError> {
+            unimplemented!()
+        }
+        async fn daily_counts(&self, _: time::Date) -> Result<Vec<crate::DayCounts>, AuditError> {
+            unimplemented!()
+        }
+        async fn stats(
+            &self,
+            _: time::Date,
+            _: time::OffsetDateTime,
+        ) -> Result<crate::AuditStats, AuditError> {
+            unimplemented!()
+        }
+        async fn purge_before(&self, _: time::OffsetDateTime) -> Result<u64, AuditError> {
+            unimplemented!()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_the_store_refuses_is_left_out_and_the_rest_are_written() {
+        let store = Arc::new(Picky::default());
+        let (log, writer) = AuditLog::start(store.clone(), fast());
+        for action in ["a", "bad", "b"] {
+            log.record(AuditEvent::new(ActorType::System, action, Outcome::Success))
+                .await;
+        }
+        writer.shutdown().await;
+        assert_eq!(*store.0.lock().unwrap(), ["a", "b"]);
+    }
+
+    #[test]
+    fn nul_is_made_visible_in_every_text_field() {
+        let mut e = AuditEvent::new(ActorType::Admin, "x\0y", Outcome::Denied);
+        e.actor_id = Some("ad\0min".into());
+        e.tables = vec!["a\0b".into()];
+        e.arguments = Some("{\"k\":\"\0\"}".into());
+        e.make_storable();
+        assert_eq!(e.action, "x\u{FFFD}y");
+        assert_eq!(e.actor_id.as_deref(), Some("ad\u{FFFD}min"));
+        assert_eq!(e.tables, ["a\u{FFFD}b"]);
+        assert!(
+            e.arguments
+                .is_some_and(|a| !a.contains('\0') && a.contains('\u{FFFD}'))
+        );
     }
 
     #[tokio::test]

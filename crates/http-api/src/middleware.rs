@@ -85,7 +85,11 @@ pub async fn request_context(
         let route = res.request().match_pattern();
         state.http_stats.record(
             route.as_deref().unwrap_or("unmatched"),
-            res.request().method().as_str(),
+            match res.request().method().as_str() {
+                m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+                // Any other word is a method to actix: one label, not a series per word.
+                _ => "OTHER",
+            },
             status.as_u16(),
             elapsed,
         );

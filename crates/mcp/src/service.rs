@@ -457,7 +457,17 @@ impl McpService {
             } else {
                 audit::Outcome::Failed
             };
-            trace.error = Some(outcome.text.chars().take(2_000).collect());
+            // Errors may quote the values (the planner's and the database's messages do): with
+            // redaction only the request path of the error is kept.
+            trace.error = Some(if self.settings.redact_values {
+                let path = outcome.text.split_once(':').map_or("", |(p, _)| p);
+                format!(
+                    "{} (details redacted)",
+                    if path.len() < 200 { path } else { "" }
+                )
+            } else {
+                outcome.text.chars().take(2_000).collect()
+            });
         }
         let mut result = json!({
             "content": [{"type": "text", "text": outcome.text}],

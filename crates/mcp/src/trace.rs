@@ -109,24 +109,46 @@ pub(crate) fn key_prefix(presented: Option<&str>) -> Option<String> {
         .then(|| prefix.to_owned())
 }
 
-/// `args` with the value of every `value` member (at any depth) replaced by `"***"`.
+/// Members whose values are names and words of the query language, kept when redacting;
+/// every other scalar (values, constants, anything mistyped) becomes `"***"`.
+const STRUCTURAL: &[&str] = &[
+    "tableName",
+    "table",
+    "alias",
+    "field",
+    "otherField",
+    "op",
+    "function",
+    "operation",
+    "direction",
+    "nulls",
+    "type",
+    "name",
+    "distinct",
+    "or",
+    "not",
+    "limit",
+    "offset",
+    "schemaName",
+];
+
+/// `args` with every scalar that is not a name or keyword of the language replaced by
+/// `"***"` (an allow-list: a value under a mistyped key is hidden too).
 fn redacted(args: &Value) -> Value {
-    match args {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = if k == "value" {
-                        Value::String("***".to_owned())
-                    } else {
-                        redacted(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
-        other => other.clone(),
+    fn walk(v: &Value, keep: bool) -> Value {
+        match v {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), walk(v, STRUCTURAL.contains(&k.as_str()))))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(|i| walk(i, false)).collect()),
+            Value::Null => Value::Null,
+            scalar if keep => scalar.clone(),
+            _ => Value::String("***".to_owned()),
+        }
     }
+    walk(args, false)
 }
 
 #[cfg(test)]
@@ -139,8 +161,9 @@ mod tests {
     fn redaction_hides_every_value_and_keeps_the_names() {
         let args = json!({"tableName": "users", "where": [
             {"field": "email", "op": "=", "value": "ada@example.com"},
-            {"or": [{"field": "id", "op": "in", "value": [1, 2]}]}
-        ], "selectColumns": [{"value": 42, "alias": "n"}]});
+            {"or": [{"field": "id", "op": "in", "value": [1, 2]}]},
+            {"field": "ssn", "op": "=", "values": "123-45-6789"}
+        ], "selectColumns": [{"value": 42, "alias": "n"}, "secret-in-a-wrong-shape"]});
         let mut t = Trace::default();
         t.set_arguments(&args, true);
         let text = t.arguments.unwrap();

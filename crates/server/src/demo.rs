@@ -136,13 +136,20 @@ pub async fn set_up(
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let file = std::path::absolute(data_dir.join("demo-shop.sqlite"))?;
     if !file.exists() {
-        write_shop(&file)?;
+        // Written aside and renamed, so a run that fails half-way leaves no half-built file.
+        let partial = file.with_extension("sqlite.partial");
+        let _ = std::fs::remove_file(&partial);
+        write_shop(&partial)?;
+        std::fs::rename(&partial, &file)?;
     }
+    let path = file.to_string_lossy().into_owned();
+    // The demo's own connection, found by its file: never another connection that happens to
+    // carry the same name.
     let existing = db_configs
         .list(ListFilter::default())
         .await?
         .into_iter()
-        .find(|c| c.name == CONNECTION);
+        .find(|c| matches!(&c.location, Location::File { path: p } if *p == path));
     let (config, created_connection) = match existing {
         Some(c) => (c, false),
         None => {
@@ -150,9 +157,7 @@ pub async fn set_up(
                 name: CONNECTION.to_owned(),
                 description: Some("A small shop to try Sluice with (sluice demo)".to_owned()),
                 provider: Provider::Sqlite,
-                location: Location::File {
-                    path: file.to_string_lossy().into_owned(),
-                },
+                location: Location::File { path },
                 allowed_tables: Vec::new(),
                 is_primary: false,
                 is_active: true,

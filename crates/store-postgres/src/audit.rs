@@ -39,6 +39,19 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> AuditError 
     AuditError::Unavailable(Box::new(e))
 }
 
+/// A write error: `Rejected` when PostgreSQL refused the data itself (SQLSTATE classes 22,
+/// data exceptions, and 23, constraint violations), which no retry can fix.
+fn write_error(e: tokio_postgres::Error) -> AuditError {
+    let refused = e
+        .code()
+        .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"));
+    if refused {
+        AuditError::Rejected(Box::new(e))
+    } else {
+        AuditError::Unavailable(Box::new(e))
+    }
+}
+
 fn corrupt(what: &str) -> AuditError {
     AuditError::Unavailable(format!("a stored audit event has an invalid {what}").into())
 }
@@ -241,7 +254,7 @@ impl AuditStore for PgAuditStore {
             ],
         )
         .await
-        .map_err(unavailable)?;
+        .map_err(write_error)?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -416,10 +429,24 @@ impl AuditStore for PgAuditStore {
 
     #[tracing::instrument(skip_all)]
     async fn purge_before(&self, before: OffsetDateTime) -> Result<u64, AuditError> {
-        let c = self.pool.get().await.map_err(unavailable)?;
-        c.execute("DELETE FROM audit_events WHERE at < $1", &[&before])
+        // The oldest end of the chain only (by seq, under the chain's lock): an event a little
+        // out of time order in the middle stays, so the kept events still chain.
+        let mut c = self.pool.get().await.map_err(unavailable)?;
+        let tx = c.transaction().await.map_err(unavailable)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        let n = tx
+            .execute(
+                "DELETE FROM audit_events WHERE seq < coalesce(
+                     (SELECT min(seq) FROM audit_events WHERE at >= $1),
+                     (SELECT max(seq) + 1 FROM audit_events))",
+                &[&before],
+            )
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(n)
     }
 
     #[tracing::instrument(skip_all)]

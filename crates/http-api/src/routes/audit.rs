@@ -14,7 +14,9 @@ use crate::{ApiError, AppState, Problem};
 impl From<audit::AuditError> for ApiError {
     fn from(e: audit::AuditError) -> Self {
         match e {
-            audit::AuditError::Unavailable(cause) => Self::unavailable(cause.as_ref()),
+            audit::AuditError::Unavailable(cause) | audit::AuditError::Rejected(cause) => {
+                Self::unavailable(cause.as_ref())
+            }
         }
     }
 }

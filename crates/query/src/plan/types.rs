@@ -56,8 +56,16 @@ impl ValueType {
             | "citext" | "name" | "tinytext" | "mediumtext" | "longtext" | "enum" | "set"
             | "clob" | "string" => return Self::Text,
             "interval" | "point" | "uuid" | "bytea" | "blob" | "money" | "bit" | "varbinary"
-            | "binary" => return Self::Other,
+            | "binary" | "geometry" | "geography" | "polygon" | "line" | "lseg" | "box"
+            | "path" | "circle" | "inet" | "cidr" | "macaddr" | "tsvector" | "xml" => {
+                return Self::Other;
+            }
             _ => {}
+        }
+        // A name of its own (a PostgreSQL enum or domain such as `appointment_status`): not a
+        // SQLite declared type, whose words the affinity rules below would misread.
+        if t.contains('_') || t.contains('.') {
+            return Self::Other;
         }
         // SQLite's affinity rules, in its order (NUMERIC affinity left to the database).
         if t.contains("int") {
@@ -283,6 +291,12 @@ mod tests {
     fn provider_spellings_are_classified() {
         use ValueType::*;
         for (t, expected) in [
+            // User-defined PostgreSQL types whose names hold `int`, and PostGIS.
+            ("appointment_status", Other),
+            ("print_state", Other),
+            ("public.interest_kind", Other),
+            ("geometry(Point,4326)", Other),
+            ("UNSIGNED BIG INT", Number),
             ("integer", Number),
             ("bigint", Number),
             ("numeric(10,2)", Number),
