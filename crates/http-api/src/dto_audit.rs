@@ -312,14 +312,18 @@ impl ExportQuery {
 pub const CSV_HEADER: &str = "id,createdAt,actorType,actorId,keyId,action,toolName,dbManagementId,tables,result,error,durationMs,rowCount,truncated,requestId,clientAddress,userAgent,arguments\r\n";
 
 /// One CSV cell: quoted when needed, and defused when a spreadsheet would read it as a
-/// formula (a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'` in front).
+/// formula (a leading `=`, `+`, `-`, `@`, tab, carriage return or full-width `＝`/`＋`/`－`/`＠`
+/// gets a `'` in front). A `;` is quoted too: spreadsheets in locales that split on it would
+/// otherwise start a new cell, possibly a formula, in the middle of this one.
 fn cell(value: &str) -> String {
-    let defused = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let defused = if value.starts_with([
+        '=', '+', '-', '@', '\t', '\r', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+    ]) {
         format!("'{value}")
     } else {
         value.to_owned()
     };
-    if defused.contains([',', '"', '\n', '\r']) {
+    if defused.contains([',', '"', '\n', '\r', ';']) {
         format!("\"{}\"", defused.replace('"', "\"\""))
     } else {
         defused
@@ -411,5 +415,11 @@ mod tests {
         assert_eq!(cell("a,b"), "\"a,b\"");
         assert_eq!(cell("plain"), "plain");
         assert_eq!(cell("line\nbreak"), "\"line\nbreak\"");
+        assert_eq!(
+            cell("x;=1+1"),
+            "\"x;=1+1\"",
+            "a ;-locale split stays inside the quotes"
+        );
+        assert_eq!(cell("\u{FF1D}1+1"), "'\u{FF1D}1+1");
     }
 }
