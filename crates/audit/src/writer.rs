@@ -104,6 +104,11 @@ impl AuditLog {
         }
     }
 
+    /// Whether events are recorded at all (configuration may turn auditing off).
+    pub fn is_enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// Events waiting to be written.
     pub fn depth(&self) -> usize {
         self.tx

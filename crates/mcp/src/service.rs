@@ -439,7 +439,10 @@ impl McpService {
         trace.tool = Some(name.chars().take(100).collect());
         static NO_ARGUMENTS: Value = Value::Null;
         let args = m.params.get("arguments").unwrap_or(&NO_ARGUMENTS);
-        trace.set_arguments(args, self.settings.redact_values);
+        // Serialised only for the audit log: not at all when nothing is recorded.
+        if self.audit.is_enabled() {
+            trace.set_arguments(args, self.settings.redact_values);
+        }
         if !key.key.grants_tool(name) || !is_defined_tool(name) {
             return Err((code::INVALID_PARAMS, format!("Unknown tool: {name}")));
         }

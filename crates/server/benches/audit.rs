@@ -10,17 +10,11 @@ use server::config::Settings;
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
 
+mod common;
+use common::url_for;
+
 const EVENTS: u64 = 1_000_000;
 const TARGET_MS: f64 = 100.0;
-
-fn url_for(admin: &str, db: &str) -> String {
-    let authority = admin.find("://").map_or(0, |i| i + 3);
-    let base = admin.split('?').next().unwrap_or(admin);
-    match base[authority..].find('/') {
-        Some(i) => format!("{}/{db}", &base[..authority + i]),
-        None => format!("{base}/{db}"),
-    }
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

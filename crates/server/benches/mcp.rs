@@ -15,6 +15,9 @@ use anyhow::{Context as _, bail, ensure};
 use serde_json::{Value, json};
 use tokio_postgres::NoTls;
 
+mod common;
+use common::url_for;
+
 const TARGET_DB: &str = "sluice_bench_target";
 const META_DB: &str = "sluice_bench_meta";
 const ORDERS: u32 = 100_000;
@@ -33,15 +36,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn url_for(admin: &str, db: &str) -> String {
-    let authority = admin.find("://").map_or(0, |i| i + 3);
-    let base = admin.split('?').next().unwrap_or(admin);
-    match base[authority..].find('/') {
-        Some(i) => format!("{}/{db}", &base[..authority + i]),
-        None => format!("{base}/{db}"),
-    }
 }
 
 /// Throughput and latency of one side.

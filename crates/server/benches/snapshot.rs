@@ -11,17 +11,11 @@ use db_configs::{
 };
 use tokio_postgres::NoTls;
 
+mod common;
+use common::url_for;
+
 const TABLES: usize = 5_000;
 const COLUMNS: usize = 20;
-
-fn url_for(admin: &str, db: &str) -> String {
-    let authority = admin.find("://").map_or(0, |i| i + 3);
-    let base = admin.split('?').next().unwrap_or(admin);
-    match base[authority..].find('/') {
-        Some(i) => format!("{}/{db}", &base[..authority + i]),
-        None => format!("{base}/{db}"),
-    }
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

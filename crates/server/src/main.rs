@@ -129,10 +129,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 .await
                 .context("cannot migrate the metadata database")?;
             let db_configs = startup::db_config_service(&settings, &store, &master)?;
-            let semantic = semantic::SemanticService::new(
-                std::sync::Arc::new(store_postgres::PgSemanticRepository::new(&store)),
-                db_configs.clone(),
-            );
+            let semantic = startup::semantic_service(&store, db_configs.clone());
             let keys = startup::key_service(&settings, &store, &master);
             let demo =
                 server::demo::set_up(&settings.data_dir, &db_configs, &semantic, &keys).await?;

@@ -15,9 +15,10 @@ use db_configs::{DbConfigService, HostPolicy, Provider, ServiceSettings, Targets
 use http_api::{AppState, ReadinessCheck, ReadinessReport, TrustedProxies};
 use keys::{KeyHasher, KeyService, KeySettings};
 use secrets::{KeyPurpose, MasterKey};
+use semantic::SemanticService;
 use store_postgres::{
     Change, FeedEvent, PgAdminRepository, PgDbConfigRepository, PgKeyRepository,
-    PgSessionRepository, PgStore, Readiness, StoreSettings,
+    PgSemanticRepository, PgSessionRepository, PgStore, Readiness, StoreSettings,
 };
 
 use crate::config::Settings;
@@ -120,6 +121,11 @@ pub fn key_service(settings: &Settings, store: &PgStore, master: &MasterKey) -> 
             max_timeout_ms: settings.mcp.max_timeout_ms,
         },
     )
+}
+
+/// Builds the semantic-layer service on a store.
+pub fn semantic_service(store: &PgStore, db_configs: DbConfigService) -> SemanticService {
+    SemanticService::new(Arc::new(PgSemanticRepository::new(store)), db_configs)
 }
 
 /// Follows the change feed: drops cached keys (and connections) that changed on any instance.
@@ -260,10 +266,7 @@ impl Application {
             );
             audit::AuditLog::disabled()
         };
-        let semantic = semantic::SemanticService::new(
-            Arc::new(store_postgres::PgSemanticRepository::new(&store)),
-            db_configs.clone(),
-        );
+        let semantic = semantic_service(&store, db_configs.clone());
         let m = &settings.mcp;
         let mcp = Arc::new(mcp::McpService::new(
             keys.clone(),
