@@ -717,3 +717,43 @@ async fn a_nul_in_what_a_caller_typed_neither_breaks_nor_blocks_the_log() {
     assert_eq!(app.sign_in("admin", PASSWORD).await.status(), 200);
     events(&app, &token, "&action=auth.signed_in", 1).await;
 }
+
+/// Two instances append to one chain at once (each batch takes the chain's lock and reads
+/// the last hash under it): the chain stays unbroken and nothing is written twice.
+#[tokio::test]
+async fn two_instances_appending_at_once_keep_one_unbroken_chain() {
+    use audit::{ActorType, AuditEvent, AuditStore as _, Outcome};
+    let db = TestDb::new().await;
+    let settings = server::config::Settings {
+        database_url: db.url.clone(),
+        ..server::config::Settings::default()
+    };
+    let stores: Vec<store_postgres::PgAuditStore> = (0..2)
+        .map(|_| {
+            store_postgres::PgAuditStore::new(&server::startup::open_store(&settings).unwrap())
+        })
+        .collect();
+    let (batches, size) = (30, 20);
+    let writers = stores.iter().enumerate().map(|(w, store)| async move {
+        for b in 0..batches {
+            let events: Vec<AuditEvent> = (0..size)
+                .map(|i| {
+                    AuditEvent::new(
+                        ActorType::System,
+                        format!("w{w}.b{b}.e{i}"),
+                        Outcome::Success,
+                    )
+                })
+                .collect();
+            store.append(&events).await.unwrap();
+            // A retried batch (its commit was not acknowledged) is not stored again.
+            if b % 10 == 0 {
+                store.append(&events).await.unwrap();
+            }
+        }
+    });
+    futures_util::future::join_all(writers).await;
+    let verified = stores[0].verify().await.unwrap();
+    assert!(verified.ok, "{verified:?}");
+    assert_eq!(verified.checked, 2 * batches * size);
+}

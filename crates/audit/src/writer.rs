@@ -2,6 +2,11 @@
 //! room in the queue: when the queue is full the caller waits (backpressure), nothing is
 //! dropped. A failed batch is retried until it is stored; on shutdown the queue is closed and
 //! drained.
+//!
+//! Once an event arrives the writer lingers a moment (`linger`) before it takes the batch, so
+//! that a busy server writes a few large batches rather than many small ones: each batch costs
+//! the database a transaction and a few round trips whatever its size, and while the writer
+//! lingers, recording an event does not wake it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +24,9 @@ pub struct WriterSettings {
     pub capacity: usize,
     /// Events written in one statement at most.
     pub batch: usize,
+    /// How long the writer waits for more events after the first before it writes (unless
+    /// the batch is full or shutdown was asked for). Zero writes at once.
+    pub linger: Duration,
     /// Wait between attempts when the store fails.
     pub retry: Duration,
     /// How long shutdown keeps retrying a failing store before it gives up (and says how
@@ -31,6 +39,7 @@ impl Default for WriterSettings {
         Self {
             capacity: 10_000,
             batch: 500,
+            linger: Duration::from_millis(20),
             retry: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(30),
         }
@@ -153,6 +162,21 @@ async fn write_batches(
             }
         } else if rx.recv_many(&mut batch, settings.batch).await == 0 {
             break;
+        }
+        if !closed && !settings.linger.is_zero() && batch.len() < settings.batch {
+            tokio::select! {
+                () = tokio::time::sleep(settings.linger) => {}
+                () = closing.wake.notified() => {
+                    rx.close();
+                    closed = true;
+                }
+            }
+            while batch.len() < settings.batch {
+                match rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
         }
         let mut waited = Duration::ZERO;
         loop {
@@ -294,6 +318,7 @@ mod tests {
         WriterSettings {
             capacity: 8,
             batch: 4,
+            linger: Duration::ZERO,
             retry: Duration::from_millis(5),
             shutdown_grace: Duration::from_millis(200),
         }

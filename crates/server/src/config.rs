@@ -72,6 +72,9 @@ pub struct AuditSettings {
     pub queue_capacity: usize,
     /// Events written in one statement at most.
     pub batch_size: usize,
+    /// Milliseconds the writer waits after an event for more before it writes a batch: a busy
+    /// server then writes a few large batches instead of many small ones. 0 writes at once.
+    pub linger_ms: u64,
     /// Replace the values in recorded tool arguments (`value`s of conditions and expressions)
     /// with `"***"`; names of tables and columns are kept.
     pub redact_values: bool,
@@ -86,6 +89,7 @@ impl Default for AuditSettings {
         Self {
             queue_capacity: 10_000,
             batch_size: 500,
+            linger_ms: 20,
             redact_values: false,
             retention_days: 90,
             enabled: true,
@@ -494,6 +498,11 @@ impl Settings {
             (1..=3_000).contains(&self.audit.batch_size),
             "audit.batch_size",
             "must be between 1 and 3000",
+        )?;
+        check(
+            self.audit.linger_ms <= 1_000,
+            "audit.linger_ms",
+            "must be between 0 and 1000",
         )?;
         let m = &self.mcp;
         check(

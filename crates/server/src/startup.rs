@@ -257,6 +257,7 @@ impl Application {
                 audit::WriterSettings {
                     capacity: settings.audit.queue_capacity,
                     batch: settings.audit.batch_size,
+                    linger: Duration::from_millis(settings.audit.linger_ms),
                     ..audit::WriterSettings::default()
                 },
             )

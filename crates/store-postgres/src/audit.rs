@@ -158,104 +158,19 @@ impl AuditStore for PgAuditStore {
     /// is not written twice: its events are already there, by id, and are skipped.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
     async fn append(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
-        // One statement text whatever the batch size (columns as arrays, unnested), so
-        // PostgreSQL plans it once per connection instead of once per batch. `tables` travels
-        // as one text per row, joined with the unit separator, since arrays of arrays are not
-        // ragged in PostgreSQL.
-        const INSERT: &str = "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id,
-                action, tool_name, db_config_id, tables, outcome, error, duration_ms, row_count,
-                truncated, request_id, client_addr, user_agent, arguments, prev_hash, hash)
-            SELECT id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
-                   CASE WHEN tables = '' THEN '{}'::text[]
-                        ELSE string_to_array(tables, E'\\x1f') END,
-                   outcome, error, duration_ms, row_count, truncated, request_id, client_addr,
-                   user_agent, arguments, prev_hash, hash
-            FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[],
-                        $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[],
-                        $12::int8[], $13::int8[], $14::bool[], $15::text[], $16::text[],
-                        $17::text[], $18::text[], $19::bytea[], $20::bytea[])
-                AS e(id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
-                     tables, outcome, error, duration_ms, row_count, truncated, request_id,
-                     client_addr, user_agent, arguments, prev_hash, hash)
-            ON CONFLICT (id) DO NOTHING";
         if events.is_empty() {
             return Ok(());
         }
-        let mut c = self.pool.get().await.map_err(unavailable)?;
-        let tx = c.transaction().await.map_err(unavailable)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
-            .await
-            .map_err(unavailable)?;
-        let last = tx
-            .query_opt(
-                "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-                &[],
-            )
-            .await
-            .map_err(unavailable)?;
-        let mut prev = match last {
-            Some(row) => hash32(row.get(0), "hash")?,
-            None => GENESIS,
-        };
-        let n = events.len();
-        let mut prevs = Vec::with_capacity(n);
-        let mut hashes = Vec::with_capacity(n);
-        for e in events {
-            let hash = chain_hash(&prev, e);
-            prevs.push(prev.to_vec());
-            hashes.push(hash.to_vec());
-            prev = hash;
+        let c = self.pool.get().await.map_err(unavailable)?;
+        match append_in(&c, events).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The connection may be left inside a transaction: it is not returned to the
+                // pool.
+                drop(deadpool_postgres::Object::take(c));
+                Err(e)
+            }
         }
-        let col = |f: &dyn Fn(&AuditEvent) -> Option<String>| -> Vec<Option<String>> {
-            events.iter().map(f).collect()
-        };
-        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-        let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
-        let actor_types = col(&|e| Some(e.actor_type.as_str().to_owned()));
-        let actor_ids = col(&|e| e.actor_id.clone());
-        let key_ids: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.key_id).collect();
-        let actions = col(&|e| Some(e.action.clone()));
-        let tools = col(&|e| e.tool_name.clone());
-        let dbs: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.db_config_id).collect();
-        let tables = col(&|e| Some(e.tables.join("\u{1f}")));
-        let outcomes = col(&|e| Some(e.outcome.as_str().to_owned()));
-        let errors = col(&|e| e.error.clone());
-        let durations: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.duration_ms)).collect();
-        let rows: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.row_count)).collect();
-        let truncated: Vec<bool> = events.iter().map(|e| e.truncated).collect();
-        let request_ids = col(&|e| e.request_id.clone());
-        let addrs = col(&|e| e.client_addr.clone());
-        let agents = col(&|e| e.user_agent.clone());
-        let arguments = col(&|e| e.arguments.clone());
-        let stmt = tx.prepare_cached(INSERT).await.map_err(unavailable)?;
-        tx.execute(
-            &stmt,
-            &[
-                &ids,
-                &ats,
-                &actor_types,
-                &actor_ids,
-                &key_ids,
-                &actions,
-                &tools,
-                &dbs,
-                &tables,
-                &outcomes,
-                &errors,
-                &durations,
-                &rows,
-                &truncated,
-                &request_ids,
-                &addrs,
-                &agents,
-                &arguments,
-                &prevs,
-                &hashes,
-            ],
-        )
-        .await
-        .map_err(write_error)?;
-        tx.commit().await.map_err(unavailable)
     }
 
     #[tracing::instrument(skip_all)]
@@ -493,4 +408,113 @@ impl AuditStore for PgAuditStore {
             first_broken_id: None,
         })
     }
+}
+
+// One statement text whatever the batch size (columns as arrays, unnested), so
+// PostgreSQL plans it once per connection instead of once per batch. `tables` travels
+// as one text per row, joined with the unit separator, since arrays of arrays are not
+// ragged in PostgreSQL.
+const INSERT: &str = "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id,
+        action, tool_name, db_config_id, tables, outcome, error, duration_ms, row_count,
+        truncated, request_id, client_addr, user_agent, arguments, prev_hash, hash)
+    SELECT id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
+           CASE WHEN tables = '' THEN '{}'::text[]
+                ELSE string_to_array(tables, E'\\x1f') END,
+           outcome, error, duration_ms, row_count, truncated, request_id, client_addr,
+           user_agent, arguments, prev_hash, hash
+    FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[],
+                $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[],
+                $12::int8[], $13::int8[], $14::bool[], $15::text[], $16::text[],
+                $17::text[], $18::text[], $19::bytea[], $20::bytea[])
+        AS e(id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
+             tables, outcome, error, duration_ms, row_count, truncated, request_id,
+             client_addr, user_agent, arguments, prev_hash, hash)
+    ON CONFLICT (id) DO NOTHING";
+
+/// The newest event's hash: the chain goes on from it.
+const LAST_HASH: &str = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+
+/// Appends `events` to the chain in one transaction, in two round trips: `BEGIN` with the
+/// chain's lock and the read of the last hash are pipelined, then the insert and `COMMIT`.
+/// PostgreSQL runs pipelined statements one after the other, and the read takes its snapshot
+/// when it starts, so the last hash is read under the lock. On an error the connection may be
+/// left inside a transaction.
+async fn append_in(
+    c: &deadpool_postgres::ClientWrapper,
+    events: &[AuditEvent],
+) -> Result<(), AuditError> {
+    // Prepared before the transaction begins (once per connection): a round trip spent
+    // preparing would otherwise be spent holding the chain's lock.
+    let stmt = c.prepare_cached(INSERT).await.map_err(unavailable)?;
+    let last_hash = c.prepare_cached(LAST_HASH).await.map_err(unavailable)?;
+    // `join` polls in order, so the lock is sent before the read.
+    let (locked, last) = futures_util::future::join(
+        c.batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
+        )),
+        c.query_opt(&last_hash, &[]),
+    )
+    .await;
+    locked.map_err(unavailable)?;
+    let last = last.map_err(unavailable)?;
+    let mut prev = match last {
+        Some(row) => hash32(row.get(0), "hash")?,
+        None => GENESIS,
+    };
+    let n = events.len();
+    let mut prevs = Vec::with_capacity(n);
+    let mut hashes = Vec::with_capacity(n);
+    for e in events {
+        let hash = chain_hash(&prev, e);
+        prevs.push(prev.to_vec());
+        hashes.push(hash.to_vec());
+        prev = hash;
+    }
+    let col = |f: &dyn Fn(&AuditEvent) -> Option<&str>| -> Vec<Option<&str>> {
+        events.iter().map(f).collect()
+    };
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+    let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
+    let actor_types = col(&|e| Some(e.actor_type.as_str()));
+    let actor_ids = col(&|e| e.actor_id.as_deref());
+    let key_ids: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.key_id).collect();
+    let actions = col(&|e| Some(e.action.as_str()));
+    let tools = col(&|e| e.tool_name.as_deref());
+    let dbs: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.db_config_id).collect();
+    let tables: Vec<String> = events.iter().map(|e| e.tables.join("\u{1f}")).collect();
+    let outcomes = col(&|e| Some(e.outcome.as_str()));
+    let errors = col(&|e| e.error.as_deref());
+    let durations: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.duration_ms)).collect();
+    let rows: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.row_count)).collect();
+    let truncated: Vec<bool> = events.iter().map(|e| e.truncated).collect();
+    let request_ids = col(&|e| e.request_id.as_deref());
+    let addrs = col(&|e| e.client_addr.as_deref());
+    let agents = col(&|e| e.user_agent.as_deref());
+    let arguments = col(&|e| e.arguments.as_deref());
+    let params: [&(dyn ToSql + Sync); 20] = [
+        &ids,
+        &ats,
+        &actor_types,
+        &actor_ids,
+        &key_ids,
+        &actions,
+        &tools,
+        &dbs,
+        &tables,
+        &outcomes,
+        &errors,
+        &durations,
+        &rows,
+        &truncated,
+        &request_ids,
+        &addrs,
+        &agents,
+        &arguments,
+        &prevs,
+        &hashes,
+    ];
+    let insert = c.execute(&stmt, &params);
+    let (inserted, committed) = futures_util::future::join(insert, c.batch_execute("COMMIT")).await;
+    inserted.map_err(write_error)?;
+    committed.map_err(unavailable)
 }
