@@ -100,6 +100,20 @@ async fn main() -> anyhow::Result<()> {
             }),
         ),
         (
+            "result=success",
+            page(AuditFilter {
+                outcome: Some(Outcome::Success),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "action",
+            page(AuditFilter {
+                action: Some("mcp.get_columns".into()),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
             "keyId + toolName + one day",
             page(AuditFilter {
                 key_id: Some(key),
