@@ -88,35 +88,32 @@ pub fn parse(body: &[u8]) -> Result<Message, Refusal> {
             "Body must be a single JSON-RPC request or notification object",
         )
     };
-    let Value::Object(map) = &value else {
+    let Value::Object(mut map) = value else {
         return Err(invalid(&Value::Null));
     };
-    let id = map.get("id").cloned();
+    let id = map.remove("id");
     let id_ok = matches!(&id, None | Some(Value::String(_) | Value::Number(_)));
-    let shown_id = id.clone().filter(|_| id_ok).unwrap_or(Value::Null);
-    if map.get("jsonrpc") != Some(&json!("2.0")) || !id_ok {
-        return Err(invalid(&shown_id));
+    let shown_id = || id.clone().filter(|_| id_ok).unwrap_or(Value::Null);
+    if map.get("jsonrpc").and_then(Value::as_str) != Some("2.0") || !id_ok {
+        return Err(invalid(&shown_id()));
     }
-    let Some(Value::String(method)) = map.get("method") else {
-        return Err(invalid(&shown_id));
+    let Some(Value::String(method)) = map.remove("method") else {
+        return Err(invalid(&shown_id()));
     };
-    let params = match map.get("params") {
+    // Moved out of the body, not copied: the arguments of a query can be large.
+    let params = match map.remove("params") {
         None | Some(Value::Null) => Value::Object(Default::default()),
-        Some(p @ Value::Object(_)) => p.clone(),
+        Some(p @ Value::Object(_)) => p,
         Some(_) => {
             return Err(Refusal::new(
                 400,
-                &shown_id,
+                &shown_id(),
                 code::INVALID_PARAMS,
                 "params must be an object",
             ));
         }
     };
-    Ok(Message {
-        id,
-        method: method.clone(),
-        params,
-    })
+    Ok(Message { id, method, params })
 }
 
 /// Decides the era of a message and, for modern ones, checks the envelope and headers.

@@ -79,6 +79,40 @@ fn host_name(header: &str) -> String {
         .map_or(h.clone(), |(name, _)| name.to_owned())
 }
 
+/// The `result` of a JSON-RPC response.
+struct Reply {
+    /// The result object.
+    value: Value,
+    /// A tool's structured result as JSON text, added as `structuredContent`: it is the text
+    /// block's text too, so the result is serialised once, not twice.
+    structured: Option<String>,
+}
+
+impl From<Value> for Reply {
+    fn from(value: Value) -> Self {
+        Self {
+            value,
+            structured: None,
+        }
+    }
+}
+
+impl Reply {
+    /// The response's JSON text, for the request `id`.
+    fn into_response(self, id: &Value) -> String {
+        let mut result = self.value.to_string();
+        if let Some(structured) = &self.structured {
+            // `value` is an object with members: its closing brace makes room for one more.
+            debug_assert!(result.ends_with('}') && result.len() > 2);
+            result.pop();
+            result.push_str(",\"structuredContent\":");
+            result.push_str(structured);
+            result.push('}');
+        }
+        format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{result}}}")
+    }
+}
+
 fn refusal_response(r: &Refusal) -> McpHttpResponse {
     McpHttpResponse::json(r.status, r.body().to_string())
 }
@@ -322,8 +356,8 @@ impl McpService {
         if let Err((_, why)) = &outcome {
             trace.deny(&trace.action.clone(), why);
         }
-        let (status, body) = match outcome {
-            Ok(result) => (200, json!({"jsonrpc": "2.0", "id": id, "result": result})),
+        let (status, text) = match outcome {
+            Ok(result) => (200, result.into_response(&id)),
             Err((code, message)) => {
                 let status = match (era, code) {
                     (Era::Legacy(_), _) => 200,
@@ -333,11 +367,11 @@ impl McpService {
                 };
                 (
                     status,
-                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+                    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+                        .to_string(),
                 )
             }
         };
-        let text = body.to_string();
         let wants_json = request.accept.as_deref().is_none_or(|a| {
             a.contains("application/json") || a.contains("*/*") || !a.contains("text/event-stream")
         });
@@ -375,8 +409,8 @@ impl McpService {
         key: &Arc<StoredKey>,
         m: &Message,
         trace: &mut Trace,
-    ) -> Result<Value, (i64, String)> {
-        match m.method.as_str() {
+    ) -> Result<Reply, (i64, String)> {
+        let result = match m.method.as_str() {
             "initialize" => {
                 let requested = m.params.get("protocolVersion").and_then(Value::as_str);
                 let mut result = json!({
@@ -387,13 +421,14 @@ impl McpService {
                 if let Some(text) = self.instructions(key).await {
                     result["instructions"] = json!(text);
                 }
-                Ok(result)
+                result
             }
-            "ping" => Ok(json!({})),
-            "tools/list" => Ok(json!({"tools": Self::tool_list(key)})),
-            "tools/call" => self.call(key, m, trace).await,
-            other => Err((code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
-        }
+            "ping" => json!({}),
+            "tools/list" => json!({"tools": Self::tool_list(key)}),
+            "tools/call" => return self.call(key, m, trace).await,
+            other => return Err((code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
+        };
+        Ok(Reply::from(result))
     }
 
     async fn modern(
@@ -401,7 +436,7 @@ impl McpService {
         key: &Arc<StoredKey>,
         m: &Message,
         trace: &mut Trace,
-    ) -> Result<Value, (i64, String)> {
+    ) -> Result<Reply, (i64, String)> {
         let meta = json!({"io.modelcontextprotocol/serverInfo": self.server_info()});
         let mut result = match m.method.as_str() {
             "server/discover" => {
@@ -414,18 +449,18 @@ impl McpService {
                 if let Some(text) = self.instructions(key).await {
                     r["instructions"] = json!(text);
                 }
-                r
+                Reply::from(r)
             }
-            "tools/list" => json!({
+            "tools/list" => Reply::from(json!({
                 "tools": Self::tool_list(key),
                 "cacheScope": "private",
                 "ttlMs": 0,
-            }),
+            })),
             "tools/call" => self.call(key, m, trace).await?,
             other => return Err((code::METHOD_NOT_FOUND, format!("Method not found: {other}"))),
         };
-        result["resultType"] = json!("complete");
-        result["_meta"] = meta;
+        result.value["resultType"] = json!("complete");
+        result.value["_meta"] = meta;
         Ok(result)
     }
 
@@ -434,7 +469,7 @@ impl McpService {
         key: &Arc<StoredKey>,
         m: &Message,
         trace: &mut Trace,
-    ) -> Result<Value, (i64, String)> {
+    ) -> Result<Reply, (i64, String)> {
         let name = m.params.get("name").and_then(Value::as_str).unwrap_or("");
         trace.tool = Some(name.chars().take(100).collect());
         static NO_ARGUMENTS: Value = Value::Null;
@@ -472,14 +507,16 @@ impl McpService {
                 outcome.text.chars().take(2_000).collect()
             });
         }
-        let mut result = json!({
-            "content": [{"type": "text", "text": outcome.text}],
-            "isError": outcome.is_error,
-        });
-        if let Some(s) = outcome.structured {
-            result["structuredContent"] = s;
-        }
-        Ok(result)
+        // The text block is the structured content serialised: that text is reused rather
+        // than serialising the result a second time.
+        let structured = outcome.structured.is_some().then(|| outcome.text.clone());
+        Ok(Reply {
+            value: json!({
+                "content": [{"type": "text", "text": outcome.text}],
+                "isError": outcome.is_error,
+            }),
+            structured,
+        })
     }
 
     async fn run(&self, grant: &Grant, name: &str, args: &Value) -> ToolOutcome {
