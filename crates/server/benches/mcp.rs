@@ -1,12 +1,13 @@
 //! `make bench`: `execute_query_safe` through the real `sluice` binary (the 10 most recent
 //! orders of one customer, 100,000 orders, 32 concurrent keep-alive clients) against the same
 //! SQL sent straight to PostgreSQL by `pgbench -M prepared`, in the same run.
-//! Each round runs three phases back to back: sluice with auditing on, a second sluice with
-//! auditing off, and pgbench, so that a change in the machine's load between phases moves all
-//! three alike; the median round decides. Prints requests/s, p50, p99, the throughput ratio,
+//! Each round runs three short phases back to back, in an order that turns from round to
+//! round: sluice with auditing on, a second sluice with auditing off, and pgbench. A change in
+//! the machine's load (a shared host's neighbours) then moves all three alike, and the median
+//! of many rounds decides. Prints requests/s, p50, p99, the throughput ratio,
 //! what auditing costs, CPU per request (sluice, the machine as a whole) and the server's peak
-//! RSS, with PASS/MISS per target; fails only when a request fails. `BENCH_SECS` (default 8),
-//! `BENCH_CLIENTS` (32), `BENCH_ROUNDS` (3) and `PGBENCH` change the run; `SLUICE_*` variables
+//! RSS, with PASS/MISS per target; fails only when a request fails. `BENCH_SECS` (default 4),
+//! `BENCH_CLIENTS` (32), `BENCH_ROUNDS` (9) and `PGBENCH` change the run; `SLUICE_*` variables
 //! reach the servers.
 
 use std::path::{Path, PathBuf};
@@ -607,9 +608,9 @@ fn verdict(pass: bool) -> &'static str {
 async fn main() -> anyhow::Result<()> {
     let admin = std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let secs: u64 = env_or("BENCH_SECS", 8);
+    let secs: u64 = env_or("BENCH_SECS", 4);
     let clients: usize = env_or("BENCH_CLIENTS", 32);
-    let rounds: u32 = env_or("BENCH_ROUNDS", 3).max(1);
+    let rounds: u32 = env_or("BENCH_ROUNDS", 9).max(1);
     let dir: PathBuf = std::env::temp_dir().join(format!("sluice-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
 
@@ -683,9 +684,18 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(f)
         };
-        let on = phase(&audited).await?;
-        let off = phase(&quiet).await?;
-        let direct = drive_pgbench(&admin, &dir, clients, secs, round)?;
+        // The order turns each round, so that no side always runs first.
+        let (mut on, mut off, mut direct) = (None, None, None);
+        for step in 0..3 {
+            match (step + round) % 3 {
+                0 => on = Some(phase(&audited).await?),
+                1 => off = Some(phase(&quiet).await?),
+                _ => direct = Some(drive_pgbench(&admin, &dir, clients, secs, round)?),
+            }
+        }
+        let (Some(on), Some(off), Some(direct)) = (on, off, direct) else {
+            unreachable!("each side ran once");
+        };
         let ratio = on.rps / direct.rps;
         let cpu = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.0}"));
         for (side, f, ratio) in [
@@ -722,6 +732,33 @@ async fn main() -> anyhow::Result<()> {
             .collect(),
     );
     let p99 = median(rounds_run.iter().map(|(on, _, _)| on.p99_ms).collect());
+    type Round = (Figures, Figures, Figures);
+    let cpu = |pick: &dyn Fn(&Round) -> Option<f64>| {
+        let v: Vec<f64> = rounds_run.iter().filter_map(pick).collect();
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!("{:.0}", median(v))
+        }
+    };
+    for (side, pick) in [
+        ("audit on", (|r| r.0) as fn(&Round) -> Figures),
+        ("audit off", |r| r.1),
+        ("pgbench", |r| r.2),
+    ] {
+        println!(
+            "{:<6} {side:<10} {:>9} {:>8.0} {:>8.2} {:>8.2} {:>7} {:>7} {:>7} {:>8}",
+            "median",
+            "",
+            median(rounds_run.iter().map(|r| pick(r).rps).collect()),
+            median(rounds_run.iter().map(|r| pick(r).p50_ms).collect()),
+            median(rounds_run.iter().map(|r| pick(r).p99_ms).collect()),
+            "",
+            cpu(&|r| pick(r).server_cpu_us),
+            cpu(&|r| pick(r).client_cpu_us),
+            cpu(&|r| pick(r).machine_cpu_us),
+        );
+    }
     println!(
         "ratio sluice/direct {ratio:.2}  (target >= {TARGET_RATIO})  {}",
         verdict(ratio >= TARGET_RATIO)
