@@ -21,7 +21,8 @@ test: ## Formatting, lints, every test against real databases, OpenAPI drift, re
 test-clients: ## The official MCP clients (Python and TypeScript SDKs, Inspector, conformance) against a real Sluice
 	@bash scripts/clients.sh
 
-bench: ## Benchmarks: schema snapshot; MCP queries against pgbench, audit on and off; audit search (prints figures)
+bench: ## Benchmarks: planning; schema snapshot; MCP queries against pgbench, audit on and off; audit search (prints figures)
+	cargo bench -p query --bench plan
 	TEST_DATABASE_URL="$$(scripts/pg.sh admin-url)" cargo bench -p server --bench snapshot --bench mcp --bench audit
 
 fmt: ## Format the code

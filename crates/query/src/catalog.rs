@@ -17,15 +17,24 @@ const LISTED_TABLES: usize = 30;
 pub struct Catalog {
     tables: Vec<TableInfo>,
     default_schema: String,
+    /// Whether every schema and table name, the default schema included, is ASCII: then a
+    /// name written in ASCII is compared with them by ASCII case folding alone.
+    ascii: bool,
 }
 
 impl Catalog {
     /// `tables`: the snapshot already filtered to the key's grant; `default_schema`: where a
     /// bare name is looked up (PostgreSQL `public`, MySQL the database name, SQLite `main`).
     pub fn new(tables: Vec<TableInfo>, default_schema: impl Into<String>) -> Self {
+        let default_schema = default_schema.into();
+        let ascii = default_schema.is_ascii()
+            && tables
+                .iter()
+                .all(|t| t.schema.is_ascii() && t.name.is_ascii());
         Self {
             tables,
-            default_schema: default_schema.into(),
+            default_schema,
+            ascii,
         }
     }
 
@@ -48,15 +57,28 @@ impl Catalog {
     /// the key may not read it; [`QueryErrorKind::Invalid`] when the name is ambiguous.
     pub(crate) fn resolve_table(&self, name: &Name) -> Result<&TableInfo, QueryError> {
         let text = name.text.as_str();
-        let qualified: Vec<&TableInfo> = self
-            .tables
-            .iter()
-            .filter(|t| same(&qualified_name(t), text))
-            .collect();
+        // Whether ASCII case folding decides: known once for the whole catalog, not per table.
+        let ascii = self.ascii && text.is_ascii();
+        let names_qualified = |t: &TableInfo| {
+            if ascii {
+                ascii_same_qualified(t, text)
+            } else {
+                same_qualified(t, text)
+            }
+        };
+        let names_bare = |t: &TableInfo| {
+            if ascii {
+                t.name.eq_ignore_ascii_case(text)
+            } else {
+                same(&t.name, text)
+            }
+        };
+        let qualified: Vec<&TableInfo> =
+            self.tables.iter().filter(|t| names_qualified(t)).collect();
         if !qualified.is_empty() {
-            return one(qualified, |t| qualified_name(t) == text, name);
+            return one(qualified, |t| is_qualified_name(t, text), name);
         }
-        let bare: Vec<&TableInfo> = self.tables.iter().filter(|t| same(&t.name, text)).collect();
+        let bare: Vec<&TableInfo> = self.tables.iter().filter(|t| names_bare(t)).collect();
         let in_default: Vec<&TableInfo> = bare
             .iter()
             .copied()
@@ -120,9 +142,40 @@ pub(crate) fn qualified_name(table: &TableInfo) -> String {
     format!("{}.{}", table.schema, table.name)
 }
 
+/// Whether `text` is exactly the [`qualified_name`] of `table`, without building it.
+pub(crate) fn is_qualified_name(table: &TableInfo, text: &str) -> bool {
+    text.strip_prefix(table.schema.as_str())
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|rest| rest == table.name)
+}
+
 /// Case-insensitive equality of names.
 pub(crate) fn same(a: &str, b: &str) -> bool {
-    a == b || (a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase())
+    // Between ASCII strings, Unicode lowercasing is ASCII lowercasing: nothing to allocate.
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a == b || a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+}
+
+/// Whether `text` names `table` as `schema.table`: [`same`] as its [`qualified_name`], without
+/// building that name when everything is ASCII. Other text is lowercased as a whole, as
+/// [`same`] does, since Unicode lowercasing can depend on the characters around.
+pub(crate) fn same_qualified(table: &TableInfo, text: &str) -> bool {
+    if text.is_ascii() && table.schema.is_ascii() && table.name.is_ascii() {
+        ascii_same_qualified(table, text)
+    } else {
+        same(&qualified_name(table), text)
+    }
+}
+
+/// [`same_qualified`] when `text` and the table's names are all ASCII.
+fn ascii_same_qualified(table: &TableInfo, text: &str) -> bool {
+    let (schema, name) = (table.schema.as_str(), table.name.as_str());
+    text.len() == schema.len() + 1 + name.len()
+        && text.as_bytes()[schema.len()] == b'.'
+        && text[..schema.len()].eq_ignore_ascii_case(schema)
+        && text[schema.len() + 1..].eq_ignore_ascii_case(name)
 }
 
 /// The single table among case-insensitive matches: the only one, or the exactly spelled one.
@@ -147,4 +200,84 @@ fn one<'a>(
             options.join(", ")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Case-insensitive equality as first written: Unicode lowercasing of the whole names.
+    fn lowercased_equal(a: &str, b: &str) -> bool {
+        a == b || a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+    }
+
+    fn table(schema: &str, name: &str) -> TableInfo {
+        TableInfo {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+            kind: db_configs::RelationKind::Table,
+            comment: None,
+            row_estimate: None,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            foreign_keys: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn names_compare_as_their_unicode_lowercasing_does() {
+        // ASCII, the Kelvin sign (lowercased to `k`), a final sigma, a dotted capital I.
+        let names = [
+            "orders", "ORDERS", "Orders", "order", "public", "k", "K", "\u{212a}", "ΟΔΟΣ", "οδος",
+            "οδοσ", "İ", "i", "i\u{307}", "", ".", "a.b", "A.B",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same(a, b), lowercased_equal(a, b), "{a:?} {b:?}");
+            }
+        }
+        let texts = [
+            "public.orders",
+            "PUBLIC.Orders",
+            "a.b.a.b",
+            "ΟΔΟΣ.k",
+            "οδος.\u{212a}",
+            "orders",
+        ];
+        for schema in names {
+            for name in names {
+                let t = table(schema, name);
+                for text in texts {
+                    let expected = lowercased_equal(&qualified_name(&t), text);
+                    assert_eq!(same_qualified(&t, text), expected, "{t:?} {text:?}");
+                    assert_eq!(is_qualified_name(&t, text), qualified_name(&t) == text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tables_of_ascii_and_other_catalogs_resolve_alike() {
+        let name = |text: &str| Name {
+            text: text.to_owned(),
+            path: "tableName".to_owned(),
+        };
+        let ascii = Catalog::new(vec![table("public", "orders")], "public");
+        let mixed = Catalog::new(
+            vec![table("public", "orders"), table("public", "ΟΔΟΣ")],
+            "public",
+        );
+        for catalog in [&ascii, &mixed] {
+            for text in ["orders", "ORDERS", "public.Orders", "Public.orders"] {
+                let found = catalog.resolve_table(&name(text)).map(qualified_name);
+                assert_eq!(found.ok().as_deref(), Some("public.orders"), "{text}");
+            }
+            assert!(catalog.resolve_table(&name("public.order")).is_err());
+        }
+        // The final sigma: `ΟΔΟΣ` lowercases to `οδος`, not `οδοσ`.
+        for (text, found) in [("οδος", true), ("public.ΟΔΟΣ", true), ("οδοσ", false)] {
+            let resolved = mixed.resolve_table(&name(text));
+            assert_eq!(resolved.is_ok(), found, "{text}");
+        }
+    }
 }

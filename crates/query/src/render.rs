@@ -3,6 +3,8 @@
 //! aliases (quoted here), validated numbers and values (bound as parameters): caller text
 //! cannot reach the SQL.
 
+use std::fmt::Write as _;
+
 use db_configs::{Provider, ReadStatement, SqlValue};
 
 use crate::model::{MAX_PARAMETERS, MAX_STATEMENT_BYTES};
@@ -32,11 +34,18 @@ impl Dialect {
     /// `name` as a quoted identifier: `"x"` with `"` doubled (PostgreSQL, SQLite), or
     /// `` `x` `` with `` ` `` doubled (MySQL).
     pub fn quote_identifier(self, name: &str) -> String {
+        let mut out = String::with_capacity(name.len() + 2);
+        self.push_identifier(&mut out, name);
+        out
+    }
+
+    /// Appends `name` quoted, as [`Dialect::quote_identifier`] writes it, to `out`.
+    fn push_identifier(self, out: &mut String, name: &str) {
         let quote = match self {
             Self::Postgres | Self::Sqlite => '"',
             Self::MySql => '`',
         };
-        let mut out = String::with_capacity(name.len() + 2);
+        out.reserve(name.len() + 2);
         out.push(quote);
         for c in name.chars() {
             if c == quote {
@@ -45,7 +54,6 @@ impl Dialect {
             out.push(c);
         }
         out.push(quote);
-        out
     }
 }
 
@@ -77,18 +85,18 @@ impl Renderer {
 
     /// A whole number (LIMIT, OFFSET) from a validated integer.
     pub fn number(&mut self, n: u64) {
-        self.sql.push_str(&n.to_string());
+        // Writing to a String cannot fail.
+        let _ = write!(self.sql, "{n}");
     }
 
     /// A whole number from a validated integer constant (`round` digits, `substring` start).
     pub fn integer(&mut self, n: i64) {
-        self.sql.push_str(&n.to_string());
+        let _ = write!(self.sql, "{n}");
     }
 
     /// A catalog identifier or a checked alias, quoted.
     pub fn identifier(&mut self, name: &str) {
-        let quoted = self.dialect.quote_identifier(name);
-        self.sql.push_str(&quoted);
+        self.dialect.push_identifier(&mut self.sql, name);
     }
 
     /// A bound value whose type the database infers from where it stands (next to a column).
@@ -153,8 +161,7 @@ impl Renderer {
             from = at;
             match self.dialect {
                 Dialect::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&(n + 1).to_string());
+                    let _ = write!(sql, "${}", n + 1);
                 }
                 Dialect::MySql | Dialect::Sqlite => sql.push('?'),
             }

@@ -165,13 +165,13 @@ impl<'c> Planner<'c> {
                 let kind = self.expression(operand, scope, Typing::Typed)?;
                 self.r.sql(if *negated { " NOT IN (" } else { " IN (" });
                 let typing = typing_beside(operand, kind);
-                let context = format!("comparing with {}", describe(operand));
-                let list = join(at, "value");
+                let context = || format!("comparing with {}", describe(operand));
                 for (i, value) in values.iter().enumerate() {
                     if i > 0 {
                         self.r.sql(", ");
                     }
-                    self.value_as(value, kind, typing, &index(&list, i), &context)?;
+                    let path = || index(&join(at, "value"), i);
+                    self.value_as(value, kind, typing, path, context)?;
                 }
                 self.r.sql(")");
             }
@@ -233,11 +233,11 @@ impl<'c> Planner<'c> {
                     " BETWEEN "
                 });
                 let typing = typing_beside(operand, kind);
-                let context = format!("comparing with {}", describe(operand));
-                let list = join(at, "value");
-                self.value_as(low, kind, typing, &index(&list, 0), &context)?;
+                let context = || format!("comparing with {}", describe(operand));
+                let path = |i| index(&join(at, "value"), i);
+                self.value_as(low, kind, typing, || path(0), context)?;
                 self.r.sql(" AND ");
-                self.value_as(high, kind, typing, &index(&list, 1), &context)?;
+                self.value_as(high, kind, typing, || path(1), context)?;
             }
         }
         Ok(())

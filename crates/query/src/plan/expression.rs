@@ -3,8 +3,8 @@
 
 use db_configs::SqlValue;
 
-use super::scope::Scope;
-use super::types::ValueType;
+use super::scope::{ColumnRef, Scope};
+use super::types::{ValueType, ascii_lowercase};
 use super::{Ctx, Planner};
 use crate::error::{QueryError, index, join, shown};
 use crate::function::{Function, Kind};
@@ -72,12 +72,7 @@ impl<'c> Planner<'c> {
             return Ok(kind);
         }
         Ok(match e {
-            Expression::Field(name) => {
-                let column = scope.resolve(name)?;
-                self.check_grouped(&column, name)?;
-                self.column(&column);
-                column.column.kind
-            }
+            Expression::Field(name) => self.field(name, scope)?.column.kind,
             Expression::Value(value) => self.value(value, typing),
             Expression::Function(call) => self.call(call, scope)?,
             Expression::Operation(op) => self.operation(op, scope)?,
@@ -100,6 +95,18 @@ impl<'c> Planner<'c> {
                 }
             }
         })
+    }
+
+    /// A column reference: resolved, checked for grouping, then rendered.
+    pub(super) fn field(
+        &mut self,
+        name: &Name,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<ColumnRef, QueryError> {
+        let column = scope.resolve(name)?;
+        self.check_grouped(&column, name)?;
+        self.column(&column);
+        Ok(column)
     }
 
     /// Binds a value (already checked against what stands beside it).
@@ -125,22 +132,24 @@ impl<'c> Planner<'c> {
     }
 
     /// A value that must be of `kind` (beside an expression of that kind): bound so, or
-    /// refused at `path`, saying what it meets (`context`).
+    /// refused at `path`, saying what it meets (`context`). The two are only built for the
+    /// refusal.
     pub(super) fn value_as(
         &mut self,
         value: &SqlValue,
         kind: ValueType,
         typing: Typing,
-        path: &str,
-        context: &str,
+        path: impl FnOnce() -> String,
+        context: impl FnOnce() -> String,
     ) -> Result<ValueType, QueryError> {
         let Some(coerced) = kind.coerce(value) else {
             return Err(QueryError::invalid(
-                path,
+                path(),
                 format!(
-                    "{} is not {}, which {context} needs; give {}",
+                    "{} is not {}, which {} needs; give {}",
                     shown_value(value),
                     kind.describe(),
+                    context(),
                     kind.example()
                 ),
             ));
@@ -181,30 +190,40 @@ impl<'c> Planner<'c> {
         match (a, b) {
             (Expression::Value(va), Expression::Value(vb)) => {
                 let kind = want.unwrap_or(ValueType::of_value(va));
-                let ctx = context(a, kind);
+                let ctx = || context(a, kind);
                 let fa = self.fragment(|p| {
-                    p.value_as(va, kind, Typing::Typed, &value_path(a, a_at), &ctx)
+                    p.value_as(va, kind, Typing::Typed, || value_path(a, a_at), ctx)
                 })?;
                 let fb = self.fragment(|p| {
-                    p.value_as(vb, kind, Typing::Typed, &value_path(b, b_at), &ctx)
+                    p.value_as(vb, kind, Typing::Typed, || value_path(b, b_at), ctx)
                 })?;
                 Ok([fa, fb])
             }
             (Expression::Value(va), other) => {
                 let fb = self.fragment(|p| p.expression(other, scope, INFERRED))?;
                 let kind = want.unwrap_or(fb.1);
-                let ctx = context(other, fb.1);
                 let fa = self.fragment(|p| {
-                    p.value_as(va, kind, Typing::Beside(fb.1), &value_path(a, a_at), &ctx)
+                    p.value_as(
+                        va,
+                        kind,
+                        Typing::Beside(fb.1),
+                        || value_path(a, a_at),
+                        || context(other, fb.1),
+                    )
                 })?;
                 Ok([fa, fb])
             }
             (other, Expression::Value(vb)) => {
                 let fa = self.fragment(|p| p.expression(other, scope, INFERRED))?;
                 let kind = want.unwrap_or(fa.1);
-                let ctx = context(other, fa.1);
                 let fb = self.fragment(|p| {
-                    p.value_as(vb, kind, Typing::Beside(fa.1), &value_path(b, b_at), &ctx)
+                    p.value_as(
+                        vb,
+                        kind,
+                        Typing::Beside(fa.1),
+                        || value_path(b, b_at),
+                        || context(other, fa.1),
+                    )
                 })?;
                 Ok([fa, fb])
             }
@@ -385,14 +404,14 @@ impl<'c> Planner<'c> {
         } else {
             Typing::Beside(kind)
         };
-        let context = format!("{what} ({})", kind.describe());
+        let context = || format!("{what} ({})", kind.describe());
         let mut out = Vec::with_capacity(items.len());
         for ((e, at), fragment) in items.iter().zip(rendered) {
             match (fragment, e) {
                 (Some(f), _) => out.push(f),
                 (None, Expression::Value(v)) => {
                     let (f, _) = self
-                        .fragment(|p| p.value_as(v, kind, typing, &value_path(e, at), &context))?;
+                        .fragment(|p| p.value_as(v, kind, typing, || value_path(e, at), context))?;
                     out.push(f);
                 }
                 (None, _) => {}
@@ -501,7 +520,7 @@ impl<'c> Planner<'c> {
 /// Whether a PostgreSQL type name (as `format_type` writes it) is a text type, usable with
 /// LIKE without a cast.
 pub(super) fn is_text_type(data_type: &str) -> bool {
-    let t = data_type.trim().to_ascii_lowercase();
+    let t = ascii_lowercase(data_type.trim());
     !t.ends_with(']')
         && [
             "text", "char", "varchar", "citext", "name", "bpchar", "\"char\"",

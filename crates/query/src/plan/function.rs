@@ -122,7 +122,13 @@ impl<'c> Planner<'c> {
             } else {
                 Typing::Beside(kind)
             };
-            self.value_as(v, kind, typing, &value_path(default, &at), &context)?;
+            self.value_as(
+                v,
+                kind,
+                typing,
+                || value_path(default, &at),
+                || context.clone(),
+            )?;
             return Ok(());
         }
         let k = self.expression(default, scope, INFERRED)?;

@@ -12,7 +12,7 @@ mod types;
 
 use db_configs::ReadStatement;
 
-use crate::catalog::{Catalog, qualified_name, same};
+use crate::catalog::{Catalog, is_qualified_name, qualified_name, same};
 use crate::engine::{Engine, Feature};
 use crate::error::{QueryError, QueryErrorKind, join, shown};
 use crate::model::*;
@@ -195,9 +195,8 @@ impl<'c> Planner<'c> {
 
     /// Notes a table the statement reads.
     fn note(&mut self, table: &db_configs::TableInfo) {
-        let name = qualified_name(table);
-        if !self.tables.contains(&name) {
-            self.tables.push(name);
+        if !self.tables.iter().any(|t| is_qualified_name(table, t)) {
+            self.tables.push(qualified_name(table));
         }
     }
 

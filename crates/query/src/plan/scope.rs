@@ -4,10 +4,10 @@
 
 use std::cell::Cell;
 
-use db_configs::TableInfo;
+use db_configs::{ColumnInfo, TableInfo};
 
 use super::types::ValueType;
-use crate::catalog::{qualified_name, same};
+use crate::catalog::{qualified_name, same, same_qualified};
 use crate::error::{QueryError, QueryErrorKind, shown};
 use crate::model::Name;
 
@@ -22,6 +22,18 @@ pub(crate) struct Column {
     /// Whether it may be null (a nullable column, or any column of an outer join's optional
     /// side).
     pub nullable: bool,
+}
+
+impl Column {
+    /// A column of a catalog table.
+    fn of_table(column: &ColumnInfo) -> Self {
+        Self {
+            name: column.name.clone(),
+            data_type: Some(column.data_type.clone()),
+            kind: ValueType::of(&column.data_type),
+            nullable: column.nullable,
+        }
+    }
 }
 
 /// What a source reads.
@@ -51,9 +63,7 @@ impl Source<'_> {
     fn answers_to(&self, qualifier: &str) -> bool {
         self.alias.as_deref().is_some_and(|a| same(a, qualifier))
             || match &self.relation {
-                Relation::Table(t) => {
-                    same(&t.name, qualifier) || same(&qualified_name(t), qualifier)
-                }
+                Relation::Table(t) => same(&t.name, qualifier) || same_qualified(t, qualifier),
                 Relation::Derived { cte, .. } => cte.as_deref().is_some_and(|c| same(c, qualifier)),
             }
     }
@@ -96,17 +106,26 @@ impl Source<'_> {
     /// Every column, in order.
     pub fn columns(&self) -> Vec<Column> {
         match &self.relation {
-            Relation::Table(t) => t
-                .columns
-                .iter()
-                .map(|c| Column {
-                    name: c.name.clone(),
-                    data_type: Some(c.data_type.clone()),
-                    kind: ValueType::of(&c.data_type),
-                    nullable: c.nullable,
-                })
-                .collect(),
+            Relation::Table(t) => t.columns.iter().map(Column::of_table).collect(),
             Relation::Derived { columns, .. } => columns.clone(),
+        }
+    }
+
+    /// The names of its columns, in order, borrowed: looking a column up builds none.
+    fn column_names(&self) -> impl Iterator<Item = &str> {
+        let (table, derived): (&[ColumnInfo], &[Column]) = match &self.relation {
+            Relation::Table(t) => (&t.columns, &[]),
+            Relation::Derived { columns, .. } => (&[], columns),
+        };
+        let table = table.iter().map(|c| c.name.as_str());
+        table.chain(derived.iter().map(|c| c.name.as_str()))
+    }
+
+    /// The column at `index` in [`Source::column_names`].
+    fn column(&self, index: usize) -> Column {
+        match &self.relation {
+            Relation::Table(t) => Column::of_table(&t.columns[index]),
+            Relation::Derived { columns, .. } => columns[index].clone(),
         }
     }
 
@@ -123,16 +142,30 @@ impl Source<'_> {
 
     /// The column named `text`, case-insensitively (the exact spelling wins).
     fn find(&self, text: &str, field: &Name) -> Result<Option<Column>, QueryError> {
-        let columns = self.columns();
-        let found: Vec<&Column> = columns.iter().filter(|c| same(&c.name, text)).collect();
-        if found.len() <= 1 {
-            return Ok(found.first().map(|c| (*c).clone()));
+        // The names are compared by reference; only the column found is built.
+        let mut found = self
+            .column_names()
+            .enumerate()
+            .filter(|(_, name)| same(name, text));
+        let Some((first, _)) = found.next() else {
+            return Ok(None);
+        };
+        if found.next().is_none() {
+            return Ok(Some(self.column(first)));
         }
-        let exact: Vec<&Column> = found.iter().copied().filter(|c| c.name == text).collect();
-        if let [column] = exact.as_slice() {
-            return Ok(Some((*column).clone()));
+        let exact: Vec<usize> = self
+            .column_names()
+            .enumerate()
+            .filter(|(_, name)| *name == text)
+            .map(|(i, _)| i)
+            .collect();
+        if let [i] = exact.as_slice() {
+            return Ok(Some(self.column(*i)));
         }
-        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = self
+            .column_names()
+            .filter(|name| same(name, text))
+            .collect();
         Err(QueryError::invalid(
             &field.path,
             format!(
@@ -145,7 +178,7 @@ impl Source<'_> {
     }
 
     fn unknown_column(&self, column: &str, field: &Name) -> QueryError {
-        let names: Vec<String> = self.columns().into_iter().map(|c| c.name).collect();
+        let names: Vec<&str> = self.column_names().collect();
         QueryError::new(
             QueryErrorKind::UnknownColumn,
             &field.path,
@@ -320,14 +353,24 @@ impl<'p, 'c> Scope<'p, 'c> {
     fn resolve_here(&self, field: &Name, level: usize) -> Result<Option<ColumnRef>, QueryError> {
         let text = field.text.as_str();
         let visible = &self.sources[..self.visible.get().min(self.sources.len())];
-        let mut hits = Vec::new();
+        // The first source that has the column, and any others that have it too.
+        let mut hit: Option<(usize, Column)> = None;
+        let mut others: Vec<usize> = Vec::new();
         for (i, source) in visible.iter().enumerate() {
             if let Some(column) = source.find(text, field)? {
-                hits.push((i, column));
+                match hit {
+                    None => hit = Some((i, column)),
+                    Some(_) => others.push(i),
+                }
             }
         }
-        if hits.len() > 1 {
-            let names: Vec<&str> = hits.iter().map(|(i, _)| visible[*i].range_name()).collect();
+        if let Some((first, _)) = hit
+            && !others.is_empty()
+        {
+            let names: Vec<&str> = std::iter::once(first)
+                .chain(others)
+                .map(|i| visible[i].range_name())
+                .collect();
             return Err(QueryError::invalid(
                 &field.path,
                 format!(
@@ -338,7 +381,7 @@ impl<'p, 'c> Scope<'p, 'c> {
                 ),
             ));
         }
-        if let Some((i, column)) = hits.pop() {
+        if let Some((i, column)) = hit {
             return Ok(Some(self.reference(level, i, column)));
         }
 

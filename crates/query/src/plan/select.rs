@@ -27,6 +27,17 @@ pub(super) struct SelectInfo {
 }
 
 impl SelectInfo {
+    /// An empty one, with room for `items` select items.
+    fn with_capacity(items: usize) -> Self {
+        Self {
+            columns: Vec::with_capacity(items),
+            fragments: Vec::with_capacity(items),
+            fields: Vec::with_capacity(items),
+            aliases: Vec::with_capacity(items),
+            all: false,
+        }
+    }
+
     /// The item whose alias is `name`, exact spelling first.
     fn by_alias(&self, name: &str) -> Option<usize> {
         let find = |exact: bool| {
@@ -295,7 +306,7 @@ impl<'c> Planner<'c> {
         q: &Query,
         scope: &Scope<'_, 'c>,
     ) -> Result<SelectInfo, QueryError> {
-        let mut info = SelectInfo::default();
+        let mut info = SelectInfo::with_capacity(q.select.len());
         if q.select.is_empty() {
             info.all = true;
             for (i, source) in scope.sources.iter().enumerate() {
@@ -318,7 +329,7 @@ impl<'c> Planner<'c> {
                     if !info.columns.is_empty() {
                         self.r.sql(", ");
                     }
-                    let c = scope.column_ref(i, column.clone());
+                    let c = scope.column_ref(i, column);
                     self.column(&c);
                     info.columns.push(c.column);
                 }
@@ -333,13 +344,15 @@ impl<'c> Planner<'c> {
                     .as_ref()
                     .is_some_and(|a| f.aliases.iter().any(|k| same(k, a)))
             });
-            let render = |p: &mut Self| {
-                let kind = p.expression(&item.expr, scope, Typing::Typed)?;
-                let field = match &item.expr {
-                    Expression::Field(name) => Some(scope.resolve(name)?),
-                    _ => None,
-                };
-                Ok((kind, field))
+            let render = |p: &mut Self| match &item.expr {
+                // A column is resolved once, as `expression` would: its reference also names
+                // and types the result's column.
+                Expression::Field(name) => {
+                    p.check_size()?;
+                    let column = p.field(name, scope)?;
+                    Ok((column.column.kind, Some(column)))
+                }
+                e => Ok((p.expression(e, scope, Typing::Typed)?, None)),
             };
             let (fragment, (kind, field)) = if key {
                 self.unchecked(|p| p.fragment(render))?
@@ -386,7 +399,7 @@ impl<'c> Planner<'c> {
                 self.r.sql(", ");
             }
             self.r.append(&info.fragments[i]);
-            let name = names[i].clone().unwrap_or_default();
+            let name = names[i].take().unwrap_or_default();
             let aliased = item.alias.is_some() || info.fields[i].is_none();
             if aliased {
                 self.r.sql(" AS ");

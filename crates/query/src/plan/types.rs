@@ -4,6 +4,8 @@
 //! different kinds) before anything runs, and to bind values with a type the database takes.
 //! Types this does not know are left to the database.
 
+use std::borrow::Cow;
+
 use db_configs::SqlValue;
 
 /// The kinds of values the checks tell apart.
@@ -28,7 +30,7 @@ impl ValueType {
     /// `COLUMN_TYPE` (`int(11)`, `tinyint(1)`, `decimal(12,2)`, `enum('a','b')`), or a SQLite
     /// declared type, read by SQLite's affinity rules when it is none of the known names.
     pub fn of(data_type: &str) -> Self {
-        let t = data_type.trim().to_ascii_lowercase();
+        let t = ascii_lowercase(data_type.trim());
         if t.is_empty() || t.ends_with(']') || t.contains("array") {
             return Self::Other;
         }
@@ -196,6 +198,16 @@ impl ValueType {
             }
             _ => None,
         }
+    }
+}
+
+/// `text` with ASCII letters lowercased, copied only when it has an uppercase one (type names
+/// mostly come lowercase).
+pub(crate) fn ascii_lowercase(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
