@@ -1,6 +1,8 @@
 //! The audit port on PostgreSQL: `audit_events`, appended in batches under a transaction-level
 //! advisory lock so that the hash chain stays one chain across instances.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use audit::{
     ActorType, AuditError, AuditEvent, AuditFilter, AuditPage, AuditStats, AuditStore, Cursor,
@@ -428,14 +430,19 @@ const INSERT: &str = "INSERT INTO audit_events (id, at, actor_type, actor_id, ke
                 $17::text[], $18::text[], $19::bytea[], $20::bytea[])
         AS e(id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
              tables, outcome, error, duration_ms, row_count, truncated, request_id,
-             client_addr, user_agent, arguments, prev_hash, hash)
-    ON CONFLICT (id) DO NOTHING";
+             client_addr, user_agent, arguments, prev_hash, hash)";
 
 /// The newest event's hash: the chain goes on from it.
 const LAST_HASH: &str = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1";
 
+/// Which of a batch's events are stored already ($1: the batch's earliest time, $2: its ids):
+/// an earlier attempt at the batch may have committed although its answer was lost. Only
+/// events since the batch's earliest are read, through the time index.
+const STORED: &str = "SELECT id FROM audit_events WHERE at >= $1 AND id = ANY($2)";
+
 /// Appends `events` to the chain in one transaction, in two round trips: `BEGIN` with the
-/// chain's lock and the read of the last hash are pipelined, then the insert and `COMMIT`.
+/// chain's lock, the read of the last hash and of the events stored already are pipelined,
+/// then the insert of the others and `COMMIT`.
 /// PostgreSQL runs pipelined statements one after the other, and the read takes its snapshot
 /// when it starts, so the last hash is read under the lock. On an error the connection may be
 /// left inside a transaction.
@@ -447,16 +454,29 @@ async fn append_in(
     // preparing would otherwise be spent holding the chain's lock.
     let stmt = c.prepare_cached(INSERT).await.map_err(unavailable)?;
     let last_hash = c.prepare_cached(LAST_HASH).await.map_err(unavailable)?;
-    // `join` polls in order, so the lock is sent before the read.
-    let (locked, last) = futures_util::future::join(
+    let stored = c.prepare_cached(STORED).await.map_err(unavailable)?;
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+    let earliest = events.iter().map(|e| e.at).min();
+    // `join` polls in order, so the lock is sent before the reads.
+    let (locked, last, found) = futures_util::future::join3(
         c.batch_execute(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
         )),
         c.query_opt(&last_hash, &[]),
+        c.query(&stored, &[&earliest, &ids]),
     )
     .await;
     locked.map_err(unavailable)?;
     let last = last.map_err(unavailable)?;
+    let found: HashSet<uuid::Uuid> = found
+        .map_err(unavailable)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let events: Vec<&AuditEvent> = events.iter().filter(|e| !found.contains(&e.id)).collect();
+    if events.is_empty() {
+        return c.batch_execute("COMMIT").await.map_err(unavailable);
+    }
     let mut prev = match last {
         Some(row) => hash32(row.get(0), "hash")?,
         None => GENESIS,
@@ -464,14 +484,14 @@ async fn append_in(
     let n = events.len();
     let mut prevs = Vec::with_capacity(n);
     let mut hashes = Vec::with_capacity(n);
-    for e in events {
+    for e in &events {
         let hash = chain_hash(&prev, e);
         prevs.push(prev.to_vec());
         hashes.push(hash.to_vec());
         prev = hash;
     }
     let col = |f: &dyn Fn(&AuditEvent) -> Option<&str>| -> Vec<Option<&str>> {
-        events.iter().map(f).collect()
+        events.iter().map(|e| f(e)).collect()
     };
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
     let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
