@@ -746,8 +746,12 @@ async fn two_instances_appending_at_once_keep_one_unbroken_chain() {
                 })
                 .collect();
             store.append(&events).await.unwrap();
-            // A retried batch (its commit was not acknowledged) is not stored again.
+            // After a failed append (here a NUL, which PostgreSQL refuses in text), a batch is
+            // retried: one whose commit went through but was not acknowledged is not stored
+            // again.
             if b % 10 == 0 {
+                let refused = AuditEvent::new(ActorType::System, "nul\0", Outcome::Success);
+                assert!(store.append(&[refused]).await.is_err());
                 store.append(&events).await.unwrap();
             }
         }

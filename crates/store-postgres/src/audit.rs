@@ -2,6 +2,7 @@
 //! advisory lock so that the hash chain stays one chain across instances.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use audit::{
@@ -17,15 +18,19 @@ use tokio_postgres::types::ToSql;
 use crate::PgStore;
 
 /// The audit log on PostgreSQL.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PgAuditStore {
     pool: Pool,
+    /// An append failed, maybe after its commit: until one succeeds, appends first look for
+    /// their events among those stored (a retried batch must not be stored twice).
+    unsure: AtomicBool,
 }
 
 impl PgAuditStore {
     pub fn new(store: &PgStore) -> Self {
         Self {
             pool: store.pool().clone(),
+            unsure: AtomicBool::new(false),
         }
     }
 }
@@ -157,16 +162,21 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
 #[async_trait]
 impl AuditStore for PgAuditStore {
     /// A retried batch whose first attempt did commit (the connection broke before the answer)
-    /// is not written twice: its events are already there, by id, and are skipped.
+    /// is not written twice: after a failure, appends skip the events stored already, by id.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
     async fn append(&self, events: &[AuditEvent]) -> Result<(), AuditError> {
         if events.is_empty() {
             return Ok(());
         }
         let c = self.pool.get().await.map_err(unavailable)?;
-        match append_in(&c, events).await {
-            Ok(()) => Ok(()),
+        let unsure = self.unsure.load(Ordering::SeqCst);
+        match append_in(&c, events, unsure).await {
+            Ok(()) => {
+                self.unsure.store(false, Ordering::SeqCst);
+                Ok(())
+            }
             Err(e) => {
+                self.unsure.store(true, Ordering::SeqCst);
                 // The connection may be left inside a transaction: it is not returned to the
                 // pool.
                 drop(deadpool_postgres::Object::take(c));
@@ -437,42 +447,49 @@ const LAST_HASH: &str = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1
 
 /// Which of a batch's events are stored already ($1: the batch's earliest time, $2: its ids):
 /// an earlier attempt at the batch may have committed although its answer was lost. Only
-/// events since the batch's earliest are read, through the time index.
+/// events since the batch's earliest are read, through the time index. Events are skipped by
+/// id only after a failure, so only then is this read.
 const STORED: &str = "SELECT id FROM audit_events WHERE at >= $1 AND id = ANY($2)";
 
 /// Appends `events` to the chain in one transaction, in two round trips: `BEGIN` with the
-/// chain's lock, the read of the last hash and of the events stored already are pipelined,
-/// then the insert of the others and `COMMIT`.
+/// chain's lock and the read of the last hash are pipelined, then the insert and `COMMIT`.
 /// PostgreSQL runs pipelined statements one after the other, and the read takes its snapshot
-/// when it starts, so the last hash is read under the lock. On an error the connection may be
-/// left inside a transaction.
+/// when it starts, so the last hash is read under the lock. With `unsure` (an earlier attempt
+/// failed), the events stored already are looked up under the lock too, and left out. On an
+/// error the connection may be left inside a transaction.
 async fn append_in(
     c: &deadpool_postgres::ClientWrapper,
     events: &[AuditEvent],
+    unsure: bool,
 ) -> Result<(), AuditError> {
     // Prepared before the transaction begins (once per connection): a round trip spent
     // preparing would otherwise be spent holding the chain's lock.
     let stmt = c.prepare_cached(INSERT).await.map_err(unavailable)?;
     let last_hash = c.prepare_cached(LAST_HASH).await.map_err(unavailable)?;
-    let stored = c.prepare_cached(STORED).await.map_err(unavailable)?;
-    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-    let earliest = events.iter().map(|e| e.at).min();
-    // `join` polls in order, so the lock is sent before the reads.
-    let (locked, last, found) = futures_util::future::join3(
+    // `join` polls in order, so the lock is sent before the read.
+    let (locked, last) = futures_util::future::join(
         c.batch_execute(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
         )),
         c.query_opt(&last_hash, &[]),
-        c.query(&stored, &[&earliest, &ids]),
     )
     .await;
     locked.map_err(unavailable)?;
     let last = last.map_err(unavailable)?;
-    let found: HashSet<uuid::Uuid> = found
-        .map_err(unavailable)?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let found: HashSet<uuid::Uuid> = if unsure {
+        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+        let earliest = events.iter().map(|e| e.at).min();
+        // Not a cached statement: planned for these values, it reads the time index from
+        // `earliest` on (a generic plan would read the whole table).
+        c.query(STORED, &[&earliest, &ids])
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    } else {
+        HashSet::new()
+    };
     let events: Vec<&AuditEvent> = events.iter().filter(|e| !found.contains(&e.id)).collect();
     if events.is_empty() {
         return c.batch_execute("COMMIT").await.map_err(unavailable);
