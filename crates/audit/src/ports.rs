@@ -23,7 +23,9 @@ pub enum AuditError {
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
     /// Appends events in order, each chained to the one before it (across instances too),
-    /// atomically: all of them or none.
+    /// atomically: all of them or none. One writer appends at a time; after a failed append
+    /// (which may have committed before its answer was lost), appending the same events again
+    /// does not store them twice.
     ///
     /// # Errors
     /// [`AuditError::Unavailable`].

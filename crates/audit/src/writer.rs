@@ -24,8 +24,8 @@ pub struct WriterSettings {
     pub capacity: usize,
     /// Events written in one statement at most.
     pub batch: usize,
-    /// How long the writer waits for more events after the first before it writes (unless
-    /// the batch is full or shutdown was asked for). Zero writes at once.
+    /// How long the writer waits for more events after the first before it writes, unless it
+    /// found a full batch waiting or shutdown is asked for. Zero writes at once.
     pub linger: Duration,
     /// Wait between attempts when the store fails.
     pub retry: Duration,
@@ -39,7 +39,7 @@ impl Default for WriterSettings {
         Self {
             capacity: 10_000,
             batch: 500,
-            linger: Duration::from_millis(20),
+            linger: Duration::from_millis(5),
             retry: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(30),
         }

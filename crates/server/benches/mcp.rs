@@ -1,8 +1,8 @@
 //! `make bench`: `execute_query_safe` through the real `sluice` binary (the 10 most recent
 //! orders of one customer, 100,000 orders, 32 concurrent keep-alive clients) against the same
 //! SQL sent straight to PostgreSQL by `pgbench -M prepared`, in the same run.
-//! Each round runs three short phases back to back, in an order that turns from round to
-//! round: sluice with auditing on, a second sluice with auditing off, and pgbench. A change in
+//! Each round runs three short phases, in an order that goes through all six permutations
+//! over the rounds: sluice with auditing on, a second sluice with auditing off, and pgbench. A change in
 //! the machine's load (a shared host's neighbours) then moves all three alike, and the median
 //! of many rounds decides. Prints requests/s, p50, p99, the throughput ratio,
 //! what auditing costs, CPU per request (sluice, the machine as a whole) and the server's peak
@@ -684,10 +684,21 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(f)
         };
-        // The order turns each round, so that no side always runs first.
+        // The order goes through all six permutations, so that no side always runs first or
+        // always follows the same side; a pause lets the audit writer flush the last events
+        // (and the database settle) before the next phase is measured.
+        const ORDERS: [[usize; 3]; 6] = [
+            [0, 1, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [0, 2, 1],
+            [2, 1, 0],
+            [1, 0, 2],
+        ];
         let (mut on, mut off, mut direct) = (None, None, None);
-        for step in 0..3 {
-            match (step + round) % 3 {
+        for side in ORDERS[(round as usize - 1) % ORDERS.len()] {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            match side {
                 0 => on = Some(phase(&audited).await?),
                 1 => off = Some(phase(&quiet).await?),
                 _ => direct = Some(drive_pgbench(&admin, &dir, clients, secs, round)?),

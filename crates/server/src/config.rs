@@ -89,7 +89,7 @@ impl Default for AuditSettings {
         Self {
             queue_capacity: 10_000,
             batch_size: 500,
-            linger_ms: 20,
+            linger_ms: 5,
             redact_values: false,
             retention_days: 90,
             enabled: true,
@@ -500,6 +500,11 @@ impl Settings {
             "must be between 1 and 3000",
         )?;
         check(
+            self.audit.queue_capacity >= self.audit.batch_size,
+            "audit.queue_capacity",
+            "must be at least audit.batch_size",
+        )?;
+        check(
             self.audit.linger_ms <= 1_000,
             "audit.linger_ms",
             "must be between 0 and 1000",
@@ -690,6 +695,21 @@ mod tests {
         let err =
             Settings::load(None, env(&[("SLUICE_DATABASE__MAX_CONNECTIONS", "many")])).unwrap_err();
         assert!(format!("{err:#}").contains("max_connections"), "{err:#}");
+        // A queue smaller than a batch would make every linger hold up requests.
+        let err = Settings::load(
+            None,
+            env(&[
+                ("SLUICE_AUDIT__QUEUE_CAPACITY", "100"),
+                ("SLUICE_AUDIT__BATCH_SIZE", "500"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("audit.queue_capacity"),
+            "{err:#}"
+        );
+        let err = Settings::load(None, env(&[("SLUICE_AUDIT__LINGER_MS", "5000")])).unwrap_err();
+        assert!(format!("{err:#}").contains("audit.linger_ms"), "{err:#}");
     }
 
     #[test]

@@ -168,18 +168,21 @@ impl AuditStore for PgAuditStore {
         if events.is_empty() {
             return Ok(());
         }
-        let c = self.pool.get().await.map_err(unavailable)?;
+        let mut c = Detached(Some(self.pool.get().await.map_err(unavailable)?));
         let unsure = self.unsure.load(Ordering::SeqCst);
-        match append_in(&c, events, unsure).await {
+        let appended = match &c.0 {
+            Some(client) => append_in(client, events, unsure).await,
+            None => unreachable!("the connection is taken only here and on drop"),
+        };
+        match appended {
             Ok(()) => {
                 self.unsure.store(false, Ordering::SeqCst);
+                // Back to the pool: the transaction ended.
+                drop(c.0.take());
                 Ok(())
             }
             Err(e) => {
                 self.unsure.store(true, Ordering::SeqCst);
-                // The connection may be left inside a transaction: it is not returned to the
-                // pool.
-                drop(deadpool_postgres::Object::take(c));
                 Err(e)
             }
         }
@@ -442,6 +445,19 @@ const INSERT: &str = "INSERT INTO audit_events (id, at, actor_type, actor_id, ke
              tables, outcome, error, duration_ms, row_count, truncated, request_id,
              client_addr, user_agent, arguments, prev_hash, hash)";
 
+/// A pooled connection that is closed instead of returned to the pool when dropped: an append
+/// that failed or was cancelled half-way may have left it inside a transaction, holding the
+/// chain's lock.
+struct Detached(Option<deadpool_postgres::Object>);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            drop(deadpool_postgres::Object::take(c));
+        }
+    }
+}
+
 /// The newest event's hash: the chain goes on from it.
 const LAST_HASH: &str = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1";
 
@@ -453,8 +469,9 @@ const STORED: &str = "SELECT id FROM audit_events WHERE at >= $1 AND id = ANY($2
 
 /// Appends `events` to the chain in one transaction, in two round trips: `BEGIN` with the
 /// chain's lock and the read of the last hash are pipelined, then the insert and `COMMIT`.
-/// PostgreSQL runs pipelined statements one after the other, and the read takes its snapshot
-/// when it starts, so the last hash is read under the lock. With `unsure` (an earlier attempt
+/// PostgreSQL runs pipelined statements one after the other, and in READ COMMITTED (asked for,
+/// whatever the server's default) the read takes its snapshot when it starts, so the last hash
+/// is read under the lock. With `unsure` (an earlier attempt
 /// failed), the events stored already are looked up under the lock too, and left out. On an
 /// error the connection may be left inside a transaction.
 async fn append_in(
@@ -469,7 +486,7 @@ async fn append_in(
     // `join` polls in order, so the lock is sent before the read.
     let (locked, last) = futures_util::future::join(
         c.batch_execute(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
         )),
         c.query_opt(&last_hash, &[]),
     )
