@@ -41,7 +41,10 @@ impl ValueType {
             .unwrap_or_default()
             .trim_matches('"');
         match base {
-            "tinyint" if t.starts_with("tinyint(1)") => return Self::Bool,
+            // MySQL's BOOLEAN is TINYINT(1), an integer that holds 0 and 1 by convention only:
+            // `flag = 2`, `SUM(is_active)` and `is_active = true` all make sense there, so the
+            // database decides.
+            "tinyint" if t.starts_with("tinyint(1)") => return Self::Other,
             "bool" | "boolean" => return Self::Bool,
             "date" => return Self::Date,
             "time" | "timetz" => return Self::Time,
@@ -327,7 +330,7 @@ mod tests {
             ("NVARCHAR(20)", Text),
             ("longtext", Text),
             ("boolean", Bool),
-            ("tinyint(1)", Bool),
+            ("tinyint(1)", Other),
             ("BOOLEAN", Bool),
             ("date", Date),
             ("time without time zone", Time),

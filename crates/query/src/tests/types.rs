@@ -217,3 +217,32 @@ fn nulls_sort_as_the_largest_value_on_every_dialect_without_nulls() {
         ]
     );
 }
+
+/// MySQL's BOOLEAN is TINYINT(1): agents sum it, compare it with numbers and with true/false.
+#[test]
+fn a_mysql_tinyint_1_takes_booleans_numbers_and_aggregates() {
+    let catalog = Catalog::new(
+        vec![table(
+            "shop",
+            "flags",
+            &[("id", "int(11)"), ("is_active", "tinyint(1)")],
+        )],
+        "shop",
+    );
+    let plan_mysql = |arguments: serde_json::Value| {
+        let query = Query::parse(&arguments).unwrap();
+        plan(&query, &catalog, Dialect::MySql, MAX_ROWS)
+            .unwrap_or_else(|e| panic!("{arguments} was refused: {e}"))
+            .statement
+    };
+    let summed = plan_mysql(json!({"tableName": "flags", "selectColumns": [
+        {"function": "sum", "args": [{"field": "is_active"}], "alias": "active"}]}));
+    assert!(summed.sql.contains("SUM(`is_active`)"), "{}", summed.sql);
+    for value in [json!(2), json!(true), json!(0)] {
+        let filtered = plan_mysql(
+            json!({"tableName": "flags", "selectColumns": [{"field": "id"}],
+            "where": [{"field": "is_active", "op": "=", "value": value}]}),
+        );
+        assert_eq!(filtered.params.len(), 1, "{}", filtered.sql);
+    }
+}
