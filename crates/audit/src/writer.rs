@@ -9,7 +9,7 @@
 //! lingers, recording an event does not wake it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -24,8 +24,8 @@ pub struct WriterSettings {
     pub capacity: usize,
     /// Events written in one statement at most.
     pub batch: usize,
-    /// How long the writer waits for more events after the first before it writes, unless it
-    /// found a full batch waiting or shutdown is asked for. Zero writes at once.
+    /// How long the writer waits for more events after the first before it writes, unless a
+    /// batch fills up meanwhile or shutdown is asked for. Zero writes at once.
     pub linger: Duration,
     /// Wait between attempts when the store fails.
     pub retry: Duration,
@@ -52,6 +52,25 @@ pub struct AuditLog {
     /// `None`: recording is turned off.
     tx: Option<mpsc::Sender<AuditEvent>>,
     capacity: usize,
+    /// Wakes a lingering writer once its batch can be filled.
+    full: Arc<Lingering>,
+}
+
+/// What a lingering writer waits for: `wanted` more events (`usize::MAX` while it does not
+/// linger), or the end of its linger.
+#[derive(Debug)]
+struct Lingering {
+    wanted: AtomicUsize,
+    wake: Notify,
+}
+
+impl Default for Lingering {
+    fn default() -> Self {
+        Self {
+            wanted: AtomicUsize::new(usize::MAX),
+            wake: Notify::new(),
+        }
+    }
 }
 
 /// The task that writes batches; [`AuditWriter::shutdown`] drains it.
@@ -73,11 +92,19 @@ impl AuditLog {
     pub fn start(store: Arc<dyn AuditStore>, settings: WriterSettings) -> (Self, AuditWriter) {
         let (tx, rx) = mpsc::channel(settings.capacity.max(1));
         let closing = Arc::new(Closing::default());
-        let task = tokio::spawn(write_batches(store, rx, settings, closing.clone()));
+        let full = Arc::new(Lingering::default());
+        let task = tokio::spawn(write_batches(
+            store,
+            rx,
+            settings,
+            closing.clone(),
+            full.clone(),
+        ));
         (
             Self {
                 tx: Some(tx),
                 capacity: settings.capacity.max(1),
+                full,
             },
             AuditWriter {
                 closing,
@@ -92,6 +119,7 @@ impl AuditLog {
             Self {
                 tx: None,
                 capacity: 1,
+                full: Arc::default(),
             },
             AuditWriter {
                 closing: Arc::default(),
@@ -110,6 +138,11 @@ impl AuditLog {
         if let Err(lost) = tx.send(event).await {
             tracing::error!(action = %lost.0.action, id = %lost.0.id,
                 "the audit log is closed; an event could not be recorded");
+            return;
+        }
+        // Only a batch that can be filled wakes a lingering writer, not every event.
+        if self.capacity - tx.capacity() >= self.full.wanted.load(Ordering::SeqCst) {
+            self.full.wake.notify_one();
         }
     }
 
@@ -145,6 +178,7 @@ async fn write_batches(
     mut rx: mpsc::Receiver<AuditEvent>,
     settings: WriterSettings,
     closing: Arc<Closing>,
+    full: Arc<Lingering>,
 ) {
     let mut batch = Vec::with_capacity(settings.batch);
     let mut closed = false;
@@ -164,13 +198,20 @@ async fn write_batches(
             break;
         }
         if !closed && !settings.linger.is_zero() && batch.len() < settings.batch {
-            tokio::select! {
-                () = tokio::time::sleep(settings.linger) => {}
-                () = closing.wake.notified() => {
-                    rx.close();
-                    closed = true;
+            let wanted = settings.batch - batch.len();
+            full.wanted.store(wanted, Ordering::SeqCst);
+            // Events recorded before `wanted` was published would not have woken it.
+            if rx.len() < wanted {
+                tokio::select! {
+                    () = tokio::time::sleep(settings.linger) => {}
+                    () = full.wake.notified() => {}
+                    () = closing.wake.notified() => {
+                        rx.close();
+                        closed = true;
+                    }
                 }
             }
+            full.wanted.store(usize::MAX, Ordering::SeqCst);
             while batch.len() < settings.batch {
                 match rx.try_recv() {
                     Ok(event) => batch.push(event),
@@ -429,6 +470,32 @@ mod tests {
             e.arguments
                 .is_some_and(|a| !a.contains('\0') && a.contains('\u{FFFD}'))
         );
+    }
+
+    #[tokio::test]
+    async fn the_writer_lingers_for_more_events_until_a_batch_is_full() {
+        let store = Arc::new(Memory::default());
+        let settings = WriterSettings {
+            linger: Duration::from_secs(30),
+            ..fast()
+        };
+        let (log, writer) = AuditLog::start(store.clone(), settings);
+        log.record(event(0)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(store.events.lock().unwrap().is_empty(), "still lingering");
+        for i in 1..settings.batch {
+            log.record(event(i)).await;
+        }
+        let started = std::time::Instant::now();
+        while store.events.lock().unwrap().len() < settings.batch {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "a full batch ends the linger"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.batches.load(Ordering::SeqCst), 1);
+        writer.shutdown().await;
     }
 
     #[tokio::test]
