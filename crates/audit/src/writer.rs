@@ -6,7 +6,7 @@
 //! Once an event arrives the writer lingers a moment (`linger`) before it takes the batch, so
 //! that a busy server writes a few large batches rather than many small ones: each batch costs
 //! the database a transaction and a few round trips whatever its size, and while the writer
-//! lingers, recording an event does not wake it.
+//! lingers, recording an event does not wake it, unless the batch can now be filled.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
