@@ -518,15 +518,11 @@ pub async fn execute_query_safe(
     limits: ReadLimits,
     bounds: query::Bounds,
 ) -> ToolOutcome {
-    let parsed = match query::Query::parse_within(args, bounds) {
-        Ok(q) => q,
-        Err(e) => return ToolOutcome::query_error(&e),
-    };
-    let plan = match query::plan_for(&parsed, &grant.catalog, &grant.engine, limits.max_rows) {
+    let plan = match plan_query(grant, args, &limits, bounds) {
         Ok(p) => p,
-        Err(e) => return ToolOutcome::query_error(&e),
+        Err(refused) => return refused,
     };
-    let tables = touched(&plan);
+    let tables = plan.tables.clone();
     let mut outcome = match grant.reader.read(&plan.statement, limits).await {
         Ok(result) => {
             let row_count = result.rows.len();
@@ -552,9 +548,17 @@ pub async fn execute_query_safe(
     outcome
 }
 
-/// The relations a plan reads, `schema.table`.
-fn touched(plan: &query::Plan) -> Vec<String> {
-    plan.tables.clone()
+/// Parses and plans a structured query within the grant; a refusal is the tool's answer.
+fn plan_query(
+    grant: &Grant,
+    args: &Value,
+    limits: &ReadLimits,
+    bounds: query::Bounds,
+) -> Result<query::Plan, ToolOutcome> {
+    let parsed =
+        query::Query::parse_within(args, bounds).map_err(|e| ToolOutcome::query_error(&e))?;
+    query::plan_for(&parsed, &grant.catalog, &grant.engine, limits.max_rows)
+        .map_err(|e| ToolOutcome::query_error(&e))
 }
 
 /// Plans a structured query exactly as `execute_query_safe` would, and asks the database how
@@ -565,15 +569,11 @@ pub async fn explain_query(
     limits: ReadLimits,
     bounds: query::Bounds,
 ) -> ToolOutcome {
-    let parsed = match query::Query::parse_within(args, bounds) {
-        Ok(q) => q,
-        Err(e) => return ToolOutcome::query_error(&e),
-    };
-    let plan = match query::plan_for(&parsed, &grant.catalog, &grant.engine, limits.max_rows) {
+    let plan = match plan_query(grant, args, &limits, bounds) {
         Ok(p) => p,
-        Err(e) => return ToolOutcome::query_error(&e),
+        Err(refused) => return refused,
     };
-    let tables = touched(&plan);
+    let tables = plan.tables.clone();
     let mut outcome = match grant.reader.explain(&plan.statement, limits.timeout).await {
         Ok(explained) => ToolOutcome::ok(json!({
             "sql": plan.statement.sql,

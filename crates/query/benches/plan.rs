@@ -1,4 +1,4 @@
-//! `cargo bench -p query --bench plan`: the CPU cost of planning a structured query
+//! `cargo bench -p query --features testing --bench plan`: the CPU cost of planning a structured query
 //! (`query::plan_for`, called as the `execute_query_safe` tool calls it) for PostgreSQL, the
 //! arguments parsed once beforehand. Two shapes: a filtered, ordered read of one table, and
 //! the tool description's join with an aggregate. The catalog holds `public.orders` and
@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use db_configs::{ColumnInfo, Provider, RelationKind, TableInfo};
+use db_configs::{Provider, TableInfo};
 use serde_json::Value;
 
 /// A filtered, ordered read of one table: the most common shape.
@@ -25,26 +25,9 @@ const ROUNDS: usize = 200;
 /// The row limit of the reader, as `ReadLimits::max_rows`.
 const MAX_ROWS: usize = 1_000;
 
+/// A table of `public`, through the corpus's helper.
 fn table(name: &str, columns: &[(&str, &str)]) -> TableInfo {
-    TableInfo {
-        schema: "public".to_owned(),
-        name: name.to_owned(),
-        kind: RelationKind::Table,
-        comment: None,
-        row_estimate: None,
-        columns: columns
-            .iter()
-            .map(|(column, data_type)| ColumnInfo {
-                name: (*column).to_owned(),
-                data_type: (*data_type).to_owned(),
-                nullable: *column != "id",
-                default: None,
-                comment: None,
-            })
-            .collect(),
-        primary_key: vec!["id".to_owned()],
-        foreign_keys: Vec::new(),
-    }
+    query::corpus::table("public", name, columns)
 }
 
 fn catalog() -> query::Catalog {
