@@ -213,12 +213,33 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::new().await;
     let mut settings = test_settings(&db);
     customize(&mut settings);
-    let app = Application::build(&settings, &master_key(), false)
+    // The server runs on threads of its own, as it would in its own process: when a test
+    // ends, its runtime stops polling while the test's databases are dropped, and a server on
+    // that runtime would stop half-way through whatever it was doing (an audit batch's `COPY`
+    // left waiting for its rows holds up every `DROP DATABASE` on the cluster).
+    let (started, ready) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the server");
+        runtime.block_on(async move {
+            match Application::build(&settings, &master_key(), false).await {
+                Ok(app) => {
+                    let _ = started.send(Ok((app.port(), app.handle())));
+                    let _ = app.run_until_stopped().await;
+                }
+                Err(e) => {
+                    let _ = started.send(Err(format!("{e:#}")));
+                }
+            }
+        });
+    });
+    let (port, handle) = ready
         .await
+        .expect("the server thread answers")
         .expect("the server starts");
-    let port = app.port();
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder()
