@@ -81,35 +81,49 @@ fn host_name(header: &str) -> String {
 
 /// The `result` of a JSON-RPC response.
 struct Reply {
-    /// The result object.
+    /// The result object, but for a tool call's text block and `structuredContent`.
     value: Value,
-    /// A tool's structured result as JSON text, added as `structuredContent`: it is the text
-    /// block's text too, so the result is serialised once, not twice.
-    structured: Option<String>,
+    /// A tool call's text block, and whether it is the structured result as JSON.
+    tool: Option<(String, bool)>,
 }
 
 impl From<Value> for Reply {
     fn from(value: Value) -> Self {
-        Self {
-            value,
-            structured: None,
-        }
+        Self { value, tool: None }
     }
 }
 
+/// Appends `value` as JSON (which cannot fail for values and strings written to memory).
+fn push_json(out: &mut Vec<u8>, value: &impl serde::Serialize) {
+    serde_json::to_writer(out, value).expect("JSON is written to memory");
+}
+
 impl Reply {
-    /// The response's JSON text, for the request `id`.
+    /// The response's JSON text, for the request `id`. A tool's text is escaped once for the
+    /// text block and reused as it is for `structuredContent`: the result is serialised once.
     fn into_response(self, id: &Value) -> String {
-        let mut result = self.value.to_string();
-        if let Some(structured) = &self.structured {
-            // `value` is an object with members: its closing brace makes room for one more.
-            debug_assert!(result.ends_with('}') && result.len() > 2);
-            result.pop();
-            result.push_str(",\"structuredContent\":");
-            result.push_str(structured);
-            result.push('}');
+        let text_len = self.tool.as_ref().map_or(0, |(t, _)| t.len());
+        let mut out = Vec::with_capacity(256 + text_len * 5 / 2);
+        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        push_json(&mut out, id);
+        out.extend_from_slice(br#","result":"#);
+        push_json(&mut out, &self.value);
+        if let Some((text, structured)) = &self.tool {
+            // `value` is an object with members (`isError` at least): its closing brace makes
+            // room for more.
+            debug_assert!(out.ends_with(b"}") && !out.ends_with(b"{}"));
+            out.pop();
+            out.extend_from_slice(br#","content":[{"type":"text","text":"#);
+            push_json(&mut out, text);
+            out.extend_from_slice(b"}]");
+            if *structured {
+                out.extend_from_slice(br#","structuredContent":"#);
+                out.extend_from_slice(text.as_bytes());
+            }
+            out.push(b'}');
         }
-        format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{result}}}")
+        out.push(b'}');
+        String::from_utf8(out).expect("JSON text is UTF-8")
     }
 }
 
@@ -507,15 +521,9 @@ impl McpService {
                 outcome.text.chars().take(2_000).collect()
             });
         }
-        // The text block is the structured content serialised: that text is reused rather
-        // than serialising the result a second time.
-        let structured = outcome.structured.is_some().then(|| outcome.text.clone());
         Ok(Reply {
-            value: json!({
-                "content": [{"type": "text", "text": outcome.text}],
-                "isError": outcome.is_error,
-            }),
-            structured,
+            value: json!({"isError": outcome.is_error}),
+            tool: Some((outcome.text, outcome.structured)),
         })
     }
 

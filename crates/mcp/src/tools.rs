@@ -68,8 +68,9 @@ const QUERY_EXAMPLE_JOIN: &str = r#"{"tableName": "orders", "alias": "o", "joins
 /// The outcome of a tool call: a result for the model, which may be an error it can fix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {
-    /// `structuredContent` (left out on errors).
-    pub structured: Option<Value>,
+    /// Whether the text block is the result as JSON, given as `structuredContent` too (not
+    /// on errors).
+    pub structured: bool,
     /// The text block.
     pub text: String,
     pub is_error: bool,
@@ -84,10 +85,16 @@ pub struct ToolOutcome {
 }
 
 impl ToolOutcome {
-    fn ok(value: Value) -> Self {
+    /// A result: serialised once, straight to its text (the text block and
+    /// `structuredContent` are that text).
+    fn ok(value: &impl serde::Serialize) -> Self {
+        let text = match serde_json::to_string(value) {
+            Ok(text) => text,
+            Err(e) => return Self::error(format!("the result could not be encoded: {e}")),
+        };
         Self {
-            text: value.to_string(),
-            structured: Some(value),
+            text,
+            structured: true,
             is_error: false,
             denied: false,
             row_count: None,
@@ -99,7 +106,7 @@ impl ToolOutcome {
     /// An error the agent can act on.
     pub fn error(text: impl Into<String>) -> Self {
         Self {
-            structured: None,
+            structured: false,
             text: text.into(),
             is_error: true,
             denied: false,
@@ -107,6 +114,13 @@ impl ToolOutcome {
             truncated: false,
             tables: Vec::new(),
         }
+    }
+
+    /// The structured result, read back from the text.
+    #[cfg(test)]
+    fn value(&self) -> Option<Value> {
+        self.structured
+            .then(|| serde_json::from_str(&self.text).expect("a result is JSON"))
     }
 
     /// A query the grant does not allow: a refusal in the audit log.
@@ -312,7 +326,7 @@ pub fn get_schemas(grant: &Grant, args: &Value) -> ToolOutcome {
         .into_iter()
         .map(|(name, n)| json!({"name": name, "tableCount": n}))
         .collect();
-    ToolOutcome::ok(json!({"schemas": schemas}))
+    ToolOutcome::ok(&json!({"schemas": schemas}))
 }
 
 /// Lists visible tables, optionally of one schema.
@@ -353,7 +367,7 @@ pub fn get_tables(grant: &Grant, args: &Value) -> ToolOutcome {
             "no tables you may query in schema {s:?}; call get_schemas for the schemas available"
         ));
     }
-    ToolOutcome::ok(json!({"tables": tables}))
+    ToolOutcome::ok(&json!({"tables": tables}))
 }
 
 /// Finds a visible table by `schema` + `name`, `schema.name`, or a bare name (default schema
@@ -483,7 +497,7 @@ pub fn get_columns(grant: &Grant, args: &Value) -> ToolOutcome {
         notes.map(|n| &n.note),
         t.comment.as_ref(),
     );
-    let mut outcome = ToolOutcome::ok(out);
+    let mut outcome = ToolOutcome::ok(&out);
     outcome.tables = touched;
     outcome
 }
@@ -511,6 +525,17 @@ fn read_error(e: &TargetError) -> String {
     }
 }
 
+/// What `execute_query_safe` answers (members in alphabetical order, as they always were).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryResult<'a> {
+    columns: &'a [db_configs::ResultColumn],
+    row_count: usize,
+    rows: &'a [Vec<Value>],
+    truncated: bool,
+    truncated_by: Option<db_configs::Truncation>,
+}
+
 /// Plans and runs a structured query.
 pub async fn execute_query_safe(
     grant: &Grant,
@@ -525,18 +550,15 @@ pub async fn execute_query_safe(
     let tables = plan.tables.clone();
     let mut outcome = match grant.reader.read(&plan.statement, limits).await {
         Ok(result) => {
-            let row_count = result.rows.len();
-            let truncated_by = result.truncated;
-            let value = json!({
-                "columns": result.columns,
-                "rows": result.rows,
-                "rowCount": row_count,
-                "truncated": truncated_by.is_some(),
-                "truncatedBy": truncated_by,
+            let mut outcome = ToolOutcome::ok(&QueryResult {
+                columns: &result.columns,
+                row_count: result.rows.len(),
+                rows: &result.rows,
+                truncated: result.truncated.is_some(),
+                truncated_by: result.truncated,
             });
-            let mut outcome = ToolOutcome::ok(value);
-            outcome.row_count = Some(row_count);
-            outcome.truncated = truncated_by.is_some();
+            outcome.row_count = Some(result.rows.len());
+            outcome.truncated = result.truncated.is_some();
             outcome
         }
         Err(e) => {
@@ -575,7 +597,7 @@ pub async fn explain_query(
     };
     let tables = plan.tables.clone();
     let mut outcome = match grant.reader.explain(&plan.statement, limits.timeout).await {
-        Ok(explained) => ToolOutcome::ok(json!({
+        Ok(explained) => ToolOutcome::ok(&json!({
             "sql": plan.statement.sql,
             "format": explained.format,
             "plan": explained.plan,
@@ -729,7 +751,7 @@ mod tests {
     }
 
     fn names(outcome: &ToolOutcome) -> Vec<String> {
-        outcome.structured.as_ref().unwrap()["tables"]
+        outcome.value().unwrap()["tables"]
             .as_array()
             .unwrap()
             .iter()
@@ -751,7 +773,7 @@ mod tests {
         );
         let schemas = get_schemas(&g, &json!({}));
         assert_eq!(
-            schemas.structured.unwrap()["schemas"],
+            schemas.value().unwrap()["schemas"],
             json!([{"name": "main", "tableCount": 3}, {"name": "other", "tableCount": 1}])
         );
     }
@@ -767,7 +789,7 @@ mod tests {
             missing.text.replace("nothing", "X")
         );
         let shown = get_columns(&g, &json!({"tableName": "main.orders"}));
-        let value = shown.structured.unwrap();
+        let value = shown.value().unwrap();
         assert_eq!(value["columns"][0]["primaryKey"], true);
         assert_eq!(
             value["foreignKeys"],
@@ -796,7 +818,7 @@ mod tests {
                 });
             }
         });
-        let tables = get_tables(&g, &json!({})).structured.unwrap();
+        let tables = get_tables(&g, &json!({})).value().unwrap();
         let text = tables.to_string();
         assert!(
             !text.contains("SECRET") && !text.contains("secrets"),
@@ -827,7 +849,7 @@ mod tests {
         assert_eq!(customers["synonyms"], json!([]));
 
         let cols = get_columns(&g, &json!({"tableName": "orders"}))
-            .structured
+            .value()
             .unwrap();
         assert_eq!(cols["displayName"], "ORD name");
         assert_eq!(cols["columns"][0]["description"], "ORD id text");

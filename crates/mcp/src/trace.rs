@@ -60,11 +60,13 @@ impl Trace {
         if args.is_null() {
             return;
         }
+        // `serde_json::to_string` writes to memory directly; `Display` goes through a formatter.
         let text = if redact {
-            redacted(args).to_string()
+            serde_json::to_string(&redacted(args))
         } else {
-            args.to_string()
-        };
+            serde_json::to_string(args)
+        }
+        .unwrap_or_default();
         self.arguments = Some(if text.len() > MAX_ARGUMENTS {
             serde_json::json!({"omitted": "the arguments were too large to keep", "bytes": text.len()})
                 .to_string()
