@@ -319,10 +319,8 @@ impl Application {
                 .wrap(from_fn(http_api::request_context))
                 .configure(http_api::configure(state.clone()))
         })
-        .shutdown_timeout(settings.http.shutdown_timeout_secs);
-        if settings.http.workers > 0 {
-            server = server.workers(settings.http.workers);
-        }
+        .shutdown_timeout(settings.http.shutdown_timeout_secs)
+        .workers(settings.http.worker_threads());
         if !handle_signals {
             server = server.disable_signals();
         }
