@@ -264,10 +264,12 @@ pub(crate) fn is_date(s: &str) -> bool {
     }
 }
 
-/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff`, optionally with a zone (`Z`, `+02`, `+02:00`).
+/// `HH:MM`, `HH:MM:SS` or `HH:MM:SS.fff` (up to nanoseconds, as Java's `Instant` writes
+/// them; the database rounds to what it keeps), optionally with a zone (`Z`, `+02`, `+02:00`),
+/// which may follow a space (`10:00:00 +02:00`, as PostgreSQL prints it).
 pub(crate) fn is_time(s: &str) -> bool {
     let (clock, zone) = match s.find(['Z', 'z', '+', '-']) {
-        Some(i) => (&s[..i], &s[i..]),
+        Some(i) => (s[..i].strip_suffix(' ').unwrap_or(&s[..i]), &s[i..]),
         None => (s, ""),
     };
     let zone_ok = match zone.as_bytes() {
@@ -294,7 +296,7 @@ pub(crate) fn is_time(s: &str) -> bool {
         _ => false,
     };
     let fraction_ok = fraction
-        .is_none_or(|f| !f.is_empty() && f.len() <= 6 && f.bytes().all(|c| c.is_ascii_digit()));
+        .is_none_or(|f| !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()));
     zone_ok && clock_ok && fraction_ok
 }
 
@@ -374,12 +376,23 @@ mod tests {
                 .is_some()
         );
         assert!(Date.coerce(&text("2024-01-31")).is_some());
+        for good in [
+            "2024-01-31T10:00:00.123456789Z",
+            "2024-01-31 10:00:00 +02:00",
+            "2024-01-31 10:00:00.5 -0530",
+        ] {
+            assert!(Timestamp.coerce(&text(good)).is_some(), "{good}");
+        }
         for bad in [
             "2023-02-29",
             "2024-13-01",
             "2024-01-31 25:00",
             "yesterday",
             "2024",
+            "2024-01-31T10:00:00.1234567890Z",
+            "2024-01-31 10:00:00  +02:00",
+            "2024-01-31 10:00:00 Z x",
+            "2024-01-31 10:00 ",
         ] {
             assert_eq!(Timestamp.coerce(&text(bad)), None, "{bad}");
         }
