@@ -767,3 +767,44 @@ async fn two_instances_appending_at_once_keep_one_unbroken_chain() {
     assert!(verified.ok, "{verified:?}");
     assert_eq!(verified.checked, 2 * batches * size);
 }
+
+/// A table whose columns no longer fit this binary's rows (a migration, an older instance)
+/// is an outage the writer waits out, never a reason to leave events out of the log.
+#[tokio::test]
+async fn a_table_that_no_longer_fits_the_rows_is_an_outage_not_a_refusal() {
+    use audit::{ActorType, AuditEvent, AuditStore as _, Outcome};
+    let db = TestDb::new().await;
+    let settings = server::config::Settings {
+        database_url: db.url.clone(),
+        ..server::config::Settings::default()
+    };
+    let store = store_postgres::PgAuditStore::new(&server::startup::open_store(&settings).unwrap());
+    let mut event = AuditEvent::new(ActorType::System, "test.shape", Outcome::Success);
+    event.duration_ms = Some(3);
+    store.append(std::slice::from_ref(&event)).await.unwrap();
+
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute("ALTER TABLE audit_events ALTER COLUMN duration_ms TYPE integer")
+        .await
+        .unwrap();
+    // A null would fit any column: the duration is what no longer fits.
+    let mut next = AuditEvent::new(ActorType::System, "test.shape", Outcome::Success);
+    next.duration_ms = Some(4);
+    let failed = store.append(std::slice::from_ref(&next)).await;
+    assert!(
+        matches!(failed, Err(audit::AuditError::Unavailable(_))),
+        "{failed:?}"
+    );
+
+    client
+        .batch_execute("ALTER TABLE audit_events ALTER COLUMN duration_ms TYPE bigint")
+        .await
+        .unwrap();
+    store.append(std::slice::from_ref(&next)).await.unwrap();
+    let verified = store.verify().await.unwrap();
+    assert!(verified.ok && verified.checked == 2, "{verified:?}");
+}

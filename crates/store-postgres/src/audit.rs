@@ -10,7 +10,7 @@ use audit::{
     DayCounts, GENESIS, Outcome, StoredEvent, Verification, chain_hash,
 };
 use deadpool_postgres::Pool;
-use futures_util::{StreamExt, pin_mut};
+use futures_util::{StreamExt, TryFutureExt as _, pin_mut};
 use time::{Date, OffsetDateTime, Time};
 use tokio_postgres::Row;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -47,13 +47,19 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> AuditError 
     AuditError::Unavailable(Box::new(e))
 }
 
-/// A write error: `Rejected` when PostgreSQL refused the data itself (SQLSTATE classes 22,
-/// data exceptions, and 23, constraint violations), which no retry can fix.
+/// Whether an SQLSTATE says PostgreSQL refused an event's data itself (class 22, data
+/// exceptions, and 23, constraint violations), which no retry can fix. Not so a binary row that
+/// does not match the table (22P03, 22P04): that is the table's shape against this binary's (a
+/// migration or an older instance), and leaving events out for it would empty the log.
+fn refuses_data(sqlstate: &str) -> bool {
+    (sqlstate.starts_with("22") || sqlstate.starts_with("23"))
+        && !matches!(sqlstate, "22P03" | "22P04")
+}
+
+/// A write error: `Rejected` when PostgreSQL refused the data itself (`refuses_data`),
+/// `Unavailable` (retried) otherwise.
 fn write_error(e: tokio_postgres::Error) -> AuditError {
-    let refused = e
-        .code()
-        .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"));
-    if refused {
+    if e.code().is_some_and(|c| refuses_data(c.code())) {
         AuditError::Rejected(Box::new(e))
     } else {
         AuditError::Unavailable(Box::new(e))
@@ -480,7 +486,8 @@ const LAST_HASH: &str = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1
 /// id only after a failure, so only then is this read.
 const STORED: &str = "SELECT id FROM audit_events WHERE at >= $1 AND id = ANY($2)";
 
-/// Appends `events` to the chain in one transaction, in two round trips: `BEGIN` with the
+/// Appends `events` to the chain in one transaction, in two round trips (four after a failure,
+/// see `unsure`): `BEGIN` with the
 /// chain's lock, the read of the last hash and the start of the `COPY` are pipelined, then the
 /// rows (hashed from the last hash) and `COMMIT`. PostgreSQL runs pipelined statements one after
 /// the other, and in READ COMMITTED (asked for, whatever the server's default) the read takes
@@ -574,9 +581,28 @@ async fn append_in(
             .map_err(write_error)?;
         prev = hash;
     }
-    // The connection sends `COMMIT` only after the copy's end.
-    let (copied, committed) =
-        futures_util::future::join(writer.finish(), c.batch_execute("COMMIT")).await;
-    copied.map_err(write_error)?;
-    committed.map_err(unavailable)
+    // The connection sends `COMMIT` only after the copy's end. Should the copy fail before it
+    // ends, `try_join` returns at once: the writer, dropped, ends the copy with CopyFail, the
+    // queued `COMMIT` rolls back, and the caller closes the connection.
+    futures_util::future::try_join(
+        writer.finish().map_err(write_error),
+        c.batch_execute("COMMIT").map_err(unavailable),
+    )
+    .await
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_data;
+
+    #[test]
+    fn data_errors_are_refusals_but_a_row_that_does_not_fit_the_table_is_retried() {
+        for code in ["22021", "22001", "22P02", "23505", "23502"] {
+            assert!(refuses_data(code), "{code}");
+        }
+        for code in ["22P03", "22P04", "40001", "57P01", "08006", "42804"] {
+            assert!(!refuses_data(code), "{code}");
+        }
+    }
 }
