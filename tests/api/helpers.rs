@@ -184,6 +184,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: TestDb,
     handle: actix_web::dev::ServerHandle,
+    /// Disconnected when the server's thread has ended.
+    ended: std::sync::mpsc::Receiver<()>,
 }
 
 /// Settings of a test server on `db`: port 0, one worker, the test master key.
@@ -218,7 +220,10 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     // that runtime would stop half-way through whatever it was doing (an audit batch's `COPY`
     // left waiting for its rows holds up every `DROP DATABASE` on the cluster).
     let (started, ready) = tokio::sync::oneshot::channel();
+    // Closed when the server's thread ends.
+    let (ended_tx, ended) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
+        let _ended = ended_tx;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -248,6 +253,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
             .unwrap(),
         db,
         handle,
+        ended,
     }
 }
 
@@ -301,6 +307,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stopping is requested at once; the future only waits for completion.
         drop(self.handle.stop(false));
+        // The server drains its audit queue while its database still exists; then the
+        // database is dropped (a field, after this).
+        let _ = self.ended.recv_timeout(std::time::Duration::from_secs(10));
     }
 }
 
