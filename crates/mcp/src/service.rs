@@ -622,4 +622,50 @@ mod tests {
         assert!(!is_loopback_host(&host_name("evil.example.com:80")));
         assert!(!is_loopback_host(&host_name("localhost.evil.com")));
     }
+
+    #[test]
+    fn replies_are_json_with_the_text_escaped_once_and_the_result_structured() {
+        let parse = |reply: Reply, id: Value| -> Value {
+            serde_json::from_str(&reply.into_response(&id)).expect("the reply is JSON")
+        };
+        let result = r#"{"rows":[["a \"quoted\"\nline",1]],"rowCount":1}"#;
+        let ok = parse(
+            Reply {
+                value: json!({"isError": false, "resultType": "complete"}),
+                tool: Some((result.to_owned(), true)),
+            },
+            json!("req-1"),
+        );
+        assert_eq!(ok["jsonrpc"], "2.0");
+        assert_eq!(ok["id"], "req-1");
+        assert_eq!(ok["result"]["content"][0]["type"], "text");
+        assert_eq!(ok["result"]["content"][0]["text"], result);
+        assert_eq!(
+            ok["result"]["structuredContent"],
+            serde_json::from_str::<Value>(result).unwrap()
+        );
+        assert_eq!(ok["result"]["isError"], false);
+        assert_eq!(ok["result"]["resultType"], "complete");
+
+        let failed = parse(
+            Reply {
+                value: json!({"isError": true}),
+                tool: Some(("no such column: \"x\"\u{7}".to_owned(), false)),
+            },
+            json!(7),
+        );
+        assert_eq!(failed["id"], 7);
+        assert_eq!(failed["result"]["isError"], true);
+        assert_eq!(
+            failed["result"]["content"][0]["text"],
+            "no such column: \"x\"\u{7}"
+        );
+        assert!(failed["result"].get("structuredContent").is_none());
+
+        let plain = parse(Reply::from(json!({"tools": []})), Value::Null);
+        assert_eq!(
+            plain,
+            json!({"jsonrpc": "2.0", "id": null, "result": {"tools": []}})
+        );
+    }
 }
