@@ -718,21 +718,22 @@ async fn a_nul_in_what_a_caller_typed_neither_breaks_nor_blocks_the_log() {
     events(&app, &token, "&action=auth.signed_in", 1).await;
 }
 
+/// An audit store on `db` of its own, as one instance of the server opens it.
+fn audit_store(db: &TestDb) -> store_postgres::PgAuditStore {
+    let settings = server::config::Settings {
+        database_url: db.url.clone(),
+        ..server::config::Settings::default()
+    };
+    store_postgres::PgAuditStore::new(&server::startup::open_store(&settings).unwrap())
+}
+
 /// Two instances append to one chain at once (each batch takes the chain's lock and reads
 /// the last hash under it): the chain stays unbroken and nothing is written twice.
 #[tokio::test]
 async fn two_instances_appending_at_once_keep_one_unbroken_chain() {
     use audit::{ActorType, AuditEvent, AuditStore as _, Outcome};
     let db = TestDb::new().await;
-    let settings = server::config::Settings {
-        database_url: db.url.clone(),
-        ..server::config::Settings::default()
-    };
-    let stores: Vec<store_postgres::PgAuditStore> = (0..2)
-        .map(|_| {
-            store_postgres::PgAuditStore::new(&server::startup::open_store(&settings).unwrap())
-        })
-        .collect();
+    let stores: Vec<store_postgres::PgAuditStore> = (0..2).map(|_| audit_store(&db)).collect();
     let (batches, size) = (30, 20);
     let writers = stores.iter().enumerate().map(|(w, store)| async move {
         for b in 0..batches {
@@ -774,11 +775,7 @@ async fn two_instances_appending_at_once_keep_one_unbroken_chain() {
 async fn a_table_that_no_longer_fits_the_rows_is_an_outage_not_a_refusal() {
     use audit::{ActorType, AuditEvent, AuditStore as _, Outcome};
     let db = TestDb::new().await;
-    let settings = server::config::Settings {
-        database_url: db.url.clone(),
-        ..server::config::Settings::default()
-    };
-    let store = store_postgres::PgAuditStore::new(&server::startup::open_store(&settings).unwrap());
+    let store = audit_store(&db);
     let mut event = AuditEvent::new(ActorType::System, "test.shape", Outcome::Success);
     event.duration_ms = Some(3);
     store.append(std::slice::from_ref(&event)).await.unwrap();
