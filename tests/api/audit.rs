@@ -309,6 +309,7 @@ async fn every_mcp_request_and_admin_change_is_an_event() {
     assert_eq!(by_action["total"], 2);
     let text = events(&app, &s.token, "&q=SHOP.SECRETS", 1).await;
     assert_eq!(text["total"], 1, "case-insensitive text search: {text}");
+    assert_eq!(text["totalExact"], true);
     let future = app
         .json(
             Method::GET,

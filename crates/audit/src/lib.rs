@@ -7,6 +7,7 @@ mod chain;
 mod model;
 mod ports;
 mod summary;
+mod words;
 mod writer;
 
 pub use chain::{GENESIS, chain_hash};
@@ -16,4 +17,5 @@ pub use model::{
 };
 pub use ports::{AuditError, AuditStore};
 pub use summary::{MAX_SUMMARY_DAYS, daily_summary, retention_cutoff};
+pub use words::{MAX_BATCH_WORD_BYTES, MAX_WORD_BYTES, batch_words, search_words};
 pub use writer::{AuditLog, AuditWriter, WriterSettings};

@@ -180,8 +180,9 @@ pub struct AuditFilter {
     pub from: Option<OffsetDateTime>,
     /// Exclusive.
     pub to: Option<OffsetDateTime>,
-    /// Text anywhere in the action, tool, error, actor, tables, arguments, address, user agent
-    /// or request id (case-insensitive).
+    /// Text in the action, tool, error, actor, tables, arguments, address, user agent or
+    /// request id (case-insensitive), starting at the start of a word where it starts with a
+    /// letter or digit (see [`crate::search_words`]).
     pub text: Option<String>,
 }
 
@@ -191,7 +192,10 @@ pub struct AuditPage {
     pub items: Vec<StoredEvent>,
     pub page: u32,
     pub page_size: u32,
+    /// Matching events; for a text search, counted up to a cap (see `total_exact`).
     pub total: u64,
+    /// Whether `total` counts every match (false: there are more than `total`).
+    pub total_exact: bool,
 }
 
 /// Where an export page ends: the next page starts after this event (newest first).

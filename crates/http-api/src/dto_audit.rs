@@ -29,8 +29,9 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// `success`, `denied` or `failed`.
     pub result: Option<String>,
-    /// Text anywhere in the action, tool, error, actor, tables, arguments, address, user agent
-    /// or request id (case-insensitive).
+    /// Text in the action, tool, error, actor, tables, arguments, address, user agent or
+    /// request id, case-insensitive, found where it starts at the start of a word: `orders`,
+    /// `ord` and `public.orders` find `public.orders`; `rders` does not.
     pub q: Option<String>,
 }
 
@@ -77,7 +78,12 @@ pub struct AuditPageView {
     pub items: Vec<AuditEventView>,
     pub page: u32,
     pub page_size: u32,
+    /// Matching events. A text search (`q`) counts up to 1,000 (or to the end of the page
+    /// asked for), and for at most 50 ms once the page is found: then `total` is how many it
+    /// counted, at least, and `totalExact` is false.
     pub total: u64,
+    /// Whether `total` counts every matching event.
+    pub total_exact: bool,
 }
 
 /// The result of checking the hash chain.
@@ -209,6 +215,7 @@ impl From<AuditPage> for AuditPageView {
             page: p.page,
             page_size: p.page_size,
             total: p.total,
+            total_exact: p.total_exact,
         }
     }
 }

@@ -18,6 +18,8 @@ use tokio_postgres::types::{ToSql, Type};
 
 use crate::PgStore;
 
+mod text;
+
 /// The audit log on PostgreSQL.
 #[derive(Debug)]
 pub struct PgAuditStore {
@@ -115,8 +117,8 @@ fn from_row(row: &Row) -> Result<StoredEvent, AuditError> {
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
-/// `WHERE ...` for a filter, with its parameters.
-fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
+/// A filter's conditions (to be joined with `AND`), with their parameters.
+fn conditions(f: &AuditFilter) -> (Vec<String>, Vec<Param>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
     // `{}` in `clause` is this value's parameter number.
@@ -143,8 +145,9 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
         add("at < {}", Box::new(to));
     }
     if let Some(q) = &f.text {
-        // `q` as written, anywhere in the searchable fields (read at search time: no index
-        // to keep up on the request path's inserts).
+        // `q` as written in the searchable fields, where it starts at the start of a word when
+        // it starts with a letter or digit (a cheap `ILIKE` first, then the word's start). Where
+        // `q` has words, the search reads only the events of batches holding them (`text`).
         let pattern = format!(
             "%{}%",
             q.replace('\\', "\\\\")
@@ -157,13 +160,94 @@ fn conditions(f: &AuditFilter) -> (String, Vec<Param>) {
              OR client_addr ILIKE {} OR user_agent ILIKE {} OR request_id ILIKE {})",
             Box::new(pattern),
         );
+        if q.starts_with(char::is_alphanumeric) {
+            add(
+                "(action ~* {} OR tool_name ~* {} OR error ~* {} OR actor_id ~* {} \
+                 OR array_to_string(tables, ' ') ~* {} OR arguments ~* {} \
+                 OR client_addr ~* {} OR user_agent ~* {} OR request_id ~* {})",
+                Box::new(at_word_start(q)),
+            );
+        }
     }
-    let sql = if clauses.is_empty() {
+    (clauses, params)
+}
+
+/// A regular expression for `q` where it starts a word: what comes before it is the start of
+/// the text or neither a letter nor a digit. Every character of `q` but letters and digits is
+/// escaped (in PostgreSQL's regular expressions a backslash before one of them means it).
+fn at_word_start(q: &str) -> String {
+    let mut re = String::from("(^|[^[:alnum:]])");
+    for c in q.chars() {
+        if !c.is_alphanumeric() {
+            re.push('\\');
+        }
+        re.push(c);
+    }
+    re
+}
+
+/// `WHERE ...` for conditions (empty for none).
+fn where_sql(clauses: &[String]) -> String {
+    if clauses.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", clauses.join(" AND "))
-    };
-    (sql, params)
+    }
+}
+
+/// For `q`: matches are counted up to 1,000 past the page (`total` is exact below it), and
+/// for no longer than 50 ms once the page is found (a word in one event of hundreds, such as
+/// an address, would otherwise mean reading hundreds of thousands of events for the count).
+fn text_counting(skip: usize, take: usize) -> text::Counting {
+    text::Counting {
+        limit: (skip + take).max(1_000),
+        time: Some(std::time::Duration::from_millis(50)),
+    }
+}
+
+/// Whether a filter's text search has words (and so goes through `audit_text`).
+fn text_words(f: &AuditFilter) -> Option<Vec<(String, bool)>> {
+    let words = audit::search_words(f.text.as_deref()?);
+    (!words.is_empty()).then_some(words)
+}
+
+/// A read-only transaction for a text search, without JIT: PostgreSQL would compile the
+/// per-span statement (its estimate is high, the spans being unknown to the planner), which
+/// takes 10 to 40 ms, longer than running it. Rolled back when dropped.
+async fn text_search(
+    c: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, AuditError> {
+    let tx = c
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(unavailable)?;
+    tx.batch_execute("SET LOCAL jit = off")
+        .await
+        .map_err(unavailable)?;
+    Ok(tx)
+}
+
+/// Events by `seq`, newest first.
+async fn by_seq(
+    c: &impl tokio_postgres::GenericClient,
+    seqs: &[i64],
+) -> Result<Vec<StoredEvent>, AuditError> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM audit_events WHERE seq = ANY($1) \
+                 ORDER BY at DESC, seq DESC"
+            ),
+            &[&seqs],
+        )
+        .await
+        .map_err(unavailable)?;
+    rows.iter().map(from_row).collect()
 }
 
 #[async_trait]
@@ -197,15 +281,34 @@ impl AuditStore for PgAuditStore {
 
     #[tracing::instrument(skip_all)]
     async fn search(&self, filter: &AuditFilter) -> Result<AuditPage, AuditError> {
-        let (clause, params) = conditions(filter);
-        let refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
         let page = filter.page.max(1);
         let size = filter.page_size.clamp(1, audit::MAX_PAGE_SIZE);
         let offset = i64::from(page - 1) * i64::from(size);
-        let c = self.pool.get().await.map_err(unavailable)?;
+        let mut c = self.pool.get().await.map_err(unavailable)?;
+        if let Some(words) = text_words(filter) {
+            let (skip, take) = (offset as usize, size as usize);
+            let tx = text_search(&mut c).await?;
+            let found = text::scan(
+                &*tx,
+                filter,
+                &words,
+                None,
+                skip,
+                take,
+                text_counting(skip, take),
+            )
+            .await?;
+            return Ok(AuditPage {
+                items: by_seq(&*tx, &found.seqs).await?,
+                page,
+                page_size: size,
+                total: found.counted as u64,
+                total_exact: found.complete,
+            });
+        }
+        let (clauses, params) = conditions(filter);
+        let clause = where_sql(&clauses);
+        let refs = text::refs(&params);
         let total: i64 = c
             .query_one(
                 &format!("SELECT count(*) FROM audit_events {clause}"),
@@ -229,6 +332,7 @@ impl AuditStore for PgAuditStore {
             page,
             page_size: size,
             total: total.max(0) as u64,
+            total_exact: true,
         })
     }
 
@@ -239,30 +343,32 @@ impl AuditStore for PgAuditStore {
         cursor: Option<Cursor>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, AuditError> {
-        let (clause, mut params) = conditions(filter);
-        let mut clause = clause;
+        let limit = limit.clamp(1, 10_000);
+        let mut c = self.pool.get().await.map_err(unavailable)?;
+        if let Some(words) = text_words(filter) {
+            let take = limit as usize;
+            let tx = text_search(&mut c).await?;
+            let counting = text::Counting {
+                limit: take,
+                time: None,
+            };
+            let found = text::scan(&*tx, filter, &words, cursor, 0, take, counting).await?;
+            return by_seq(&*tx, &found.seqs).await;
+        }
+        let (mut clauses, mut params) = conditions(filter);
         if let Some(c) = cursor {
             params.push(Box::new(c.at));
             params.push(Box::new(c.seq));
             let n = params.len();
-            let after = format!("(at, seq) < (${}, ${n})", n - 1);
-            clause = if clause.is_empty() {
-                format!("WHERE {after}")
-            } else {
-                format!("{clause} AND {after}")
-            };
+            clauses.push(format!("(at, seq) < (${}, ${n})", n - 1));
         }
-        let refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        let c = self.pool.get().await.map_err(unavailable)?;
+        let clause = where_sql(&clauses);
+        let refs = text::refs(&params);
         let rows = c
             .query(
                 &format!(
                     "SELECT {COLUMNS} FROM audit_events {clause} \
-                     ORDER BY at DESC, seq DESC LIMIT {}",
-                    limit.clamp(1, 10_000)
+                     ORDER BY at DESC, seq DESC LIMIT {limit}"
                 ),
                 &refs,
             )
@@ -382,6 +488,15 @@ impl AuditStore for PgAuditStore {
             )
             .await
             .map_err(unavailable)?;
+        // Batches' words go with the last of their events: a batch ending before the oldest
+        // kept event holds none of them.
+        tx.execute(
+            "DELETE FROM audit_word_batches WHERE at_max < coalesce(
+                 (SELECT min(at) FROM audit_events), 'infinity')",
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         Ok(n)
     }
@@ -506,6 +621,9 @@ async fn append_in(
     // preparing would otherwise be spent holding the chain's lock.
     let copy = c.prepare_cached(COPY).await.map_err(unavailable)?;
     let last_hash = c.prepare_cached(LAST_HASH).await.map_err(unavailable)?;
+    let add_words = c.prepare_cached(ADD_WORDS).await.map_err(unavailable)?;
+    // Worked out before the lock is taken (again after it, should some events be stored).
+    let mut summary = Summary::of(events.iter());
     let begin =
         format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({CHAIN_LOCK})");
     // `join` polls in order, so the lock is sent before the read, and the read before the copy.
@@ -527,6 +645,9 @@ async fn append_in(
             .collect();
         if events.iter().all(|e| found.contains(&e.id)) {
             return c.batch_execute("COMMIT").await.map_err(unavailable);
+        }
+        if !found.is_empty() {
+            summary = Summary::of(events.iter().filter(|e| !found.contains(&e.id)));
         }
         let sink = c.copy_in(&copy).await.map_err(unavailable)?;
         (last, found, sink)
@@ -581,15 +702,48 @@ async fn append_in(
             .map_err(write_error)?;
         prev = hash;
     }
-    // The connection sends `COMMIT` only after the copy's end. Should the copy fail before it
-    // ends, `try_join` returns at once: the writer, dropped, ends the copy with CopyFail, the
-    // queued `COMMIT` rolls back, and the caller closes the connection.
-    futures_util::future::try_join(
+    // The connection sends the batch's words and `COMMIT` only after the copy's end. Should the
+    // copy fail before it ends, `try_join3` returns at once: the writer, dropped, ends the copy
+    // with CopyFail, the queued statements fail or roll back, and the caller closes the
+    // connection. The words are Sluice's own data, so an error storing them is an outage to
+    // wait out, never a reason to leave events out.
+    let Summary {
+        at_min,
+        at_max,
+        words,
+    } = summary;
+    futures_util::future::try_join3(
         writer.finish().map_err(write_error),
+        c.execute(&add_words, &[&at_min, &at_max, &words])
+            .map_err(unavailable),
         c.batch_execute("COMMIT").map_err(unavailable),
     )
     .await
     .map(|_| ())
+}
+
+/// Stores a batch's words with its time span (see migration 0008).
+const ADD_WORDS: &str = "INSERT INTO audit_word_batches (at_min, at_max, words) \
+    VALUES ($1, $2, array_to_tsvector($3::text[]))";
+
+/// What a batch adds to `audit_word_batches`.
+struct Summary {
+    at_min: OffsetDateTime,
+    at_max: OffsetDateTime,
+    /// [`text::EVERY`] alone when the batch has too many to keep.
+    words: Vec<String>,
+}
+
+impl Summary {
+    /// `events` must not be empty.
+    fn of<'a>(events: impl Iterator<Item = &'a AuditEvent> + Clone) -> Self {
+        let at = events.clone().map(|e| e.at);
+        Self {
+            at_min: at.clone().min().unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            at_max: at.max().unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            words: audit::batch_words(events).unwrap_or_else(|| vec![text::EVERY.to_owned()]),
+        }
+    }
 }
 
 #[cfg(test)]

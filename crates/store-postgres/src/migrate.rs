@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_search_at_read_time",
         sql: include_str!("../../../migrations/0007_audit_search_at_read_time.sql"),
     },
+    Migration {
+        version: 8,
+        name: "audit_word_batches",
+        sql: include_str!("../../../migrations/0008_audit_word_batches.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).

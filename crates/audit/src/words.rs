@@ -1,0 +1,218 @@
+//! The words of events, for text search (`q`) without reading the whole log.
+//!
+//! A stored batch of events keeps the set of its words (a summary); a search for `q` reads
+//! only the batches whose words hold all of `q`'s, then checks those batches' events for `q`
+//! itself. A word is a run of letters and digits, lower-cased, at most [`MAX_WORD_BYTES`]
+//! long (longer runs are cut, and a search for one matches by that prefix). So `q` is found
+//! where it starts at the beginning of a word: `orders`, `ord` and `public.orders` all find
+//! `public.orders`, `rders` does not.
+
+use std::collections::HashSet;
+
+use crate::AuditEvent;
+
+/// The longest word kept, in bytes (cut at a character boundary).
+pub const MAX_WORD_BYTES: usize = 64;
+
+/// A batch's words take at most this many bytes; a batch with more is summarised as "not
+/// indexed" ([`batch_words`] returns `None`) and is read whole by every search.
+pub const MAX_BATCH_WORD_BYTES: usize = 256 * 1024;
+
+/// The distinct words of `events`' searchable fields, sorted, or `None` when there are more
+/// than [`MAX_BATCH_WORD_BYTES`] of them. The fields are those a search looks in: action,
+/// tool, error, actor, tables, arguments, client address, user agent and request id.
+#[must_use]
+pub fn batch_words<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Option<Vec<String>> {
+    let mut words: HashSet<String> = HashSet::new();
+    let mut bytes = 0usize;
+    for e in events {
+        let fields = [
+            Some(e.action.as_str()),
+            e.tool_name.as_deref(),
+            e.error.as_deref(),
+            e.actor_id.as_deref(),
+            e.arguments.as_deref(),
+            e.client_addr.as_deref(),
+            e.user_agent.as_deref(),
+            e.request_id.as_deref(),
+        ];
+        for text in fields
+            .into_iter()
+            .flatten()
+            .chain(e.tables.iter().map(String::as_str))
+        {
+            each_word(text, |w| {
+                if !words.contains(w) {
+                    bytes += w.len();
+                    words.insert(w.to_owned());
+                }
+            });
+        }
+        if bytes > MAX_BATCH_WORD_BYTES {
+            return None;
+        }
+    }
+    let mut words: Vec<String> = words.into_iter().collect();
+    words.sort_unstable();
+    Some(words)
+}
+
+/// A search text's words, in order, each with whether it must be matched whole: every word but
+/// the last is followed by something else in `q`, so it ends there in a match too; the last
+/// (and any cut to [`MAX_WORD_BYTES`]) may go on.
+#[must_use]
+pub fn search_words(q: &str) -> Vec<(String, bool)> {
+    let mut words: Vec<(String, bool)> = Vec::new();
+    each_word(q, |w| words.push((w.to_owned(), true)));
+    // Where a word was cut, the cut one is a prefix of the one in the text.
+    for (w, whole) in &mut words {
+        if w.len() >= MAX_WORD_BYTES {
+            *whole = false;
+        }
+    }
+    let ends_in_word = q.chars().next_back().is_some_and(char::is_alphanumeric);
+    if ends_in_word && let Some(last) = words.last_mut() {
+        last.1 = false;
+    }
+    words
+}
+
+/// Calls `f` with each word of `text`, lower-cased and cut to [`MAX_WORD_BYTES`]. JSON escapes
+/// (`\n`, `\"`, `\u00e9`) separate words, as the characters they stand for would.
+fn each_word(text: &str, mut f: impl FnMut(&str)) {
+    let mut word = String::new();
+    let mut chars = text.chars();
+    let flush = |word: &mut String, f: &mut dyn FnMut(&str)| {
+        if !word.is_empty() {
+            f(word);
+            word.clear();
+        }
+    };
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() {
+            if word.len() + c.len_utf8() <= MAX_WORD_BYTES {
+                word.extend(c.to_lowercase());
+            }
+            continue;
+        }
+        flush(&mut word, &mut f);
+        // The escaped character goes with the backslash; `\u` takes its four hex digits.
+        if c == '\\' && chars.next() == Some('u') {
+            for _ in 0..4 {
+                chars.next();
+            }
+        }
+    }
+    flush(&mut word, &mut f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ActorType, Outcome};
+
+    fn words(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        each_word(text, |w| out.push(w.to_owned()));
+        out
+    }
+
+    #[test]
+    fn words_are_runs_of_letters_and_digits_lower_cased() {
+        assert_eq!(
+            words("public.Orders customer_id=42, Café-Ünïcode"),
+            [
+                "public",
+                "orders",
+                "customer",
+                "id",
+                "42",
+                "café",
+                "ünïcode"
+            ]
+        );
+        assert_eq!(words("10.0.7.1"), ["10", "0", "7", "1"]);
+        assert!(words(" .,;-_ ").is_empty());
+    }
+
+    #[test]
+    fn json_escapes_separate_words() {
+        assert_eq!(
+            words(r#"{"v":"line1\nline2\t\"x\"\u00e9t\u00E9"}"#),
+            ["v", "line1", "line2", "x", "t"]
+        );
+        assert_eq!(words("trailing\\"), ["trailing"]);
+    }
+
+    #[test]
+    fn long_words_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(40);
+        let w = words(&long);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0], "é".repeat(32));
+        assert!(w[0].len() <= MAX_WORD_BYTES);
+    }
+
+    #[test]
+    fn every_searchable_field_gives_its_words_once_sorted() {
+        let mut e = AuditEvent::new(ActorType::McpKey, "mcp.query.executed", Outcome::Failed);
+        e.tool_name = Some("execute_query_safe".into());
+        e.error = Some("statement timeout".into());
+        e.actor_id = Some("sluice_ab12".into());
+        e.tables = vec!["shop.orders".into()];
+        e.arguments = Some(r#"{"tableName":"orders"}"#.into());
+        e.client_addr = Some("10.0.0.1".into());
+        e.user_agent = Some("python-httpx/0.28".into());
+        e.request_id = Some("req-7".into());
+        let w = batch_words([&e, &e]).unwrap();
+        for expected in [
+            "mcp",
+            "executed",
+            "safe",
+            "statement",
+            "ab12",
+            "shop",
+            "tablename",
+            "10",
+            "httpx",
+            "28",
+            "req",
+            "7",
+        ] {
+            assert!(w.iter().any(|x| x == expected), "{expected} in {w:?}");
+        }
+        let mut sorted = w.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(w, sorted);
+    }
+
+    #[test]
+    fn a_batch_with_too_many_words_is_not_summarised() {
+        let mut e = AuditEvent::new(ActorType::McpKey, "mcp.query.executed", Outcome::Success);
+        e.arguments = Some(
+            (0..MAX_BATCH_WORD_BYTES / 4)
+                .map(|i| format!("w{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        assert!(batch_words([&e]).is_none());
+        e.arguments = Some("few words".into());
+        assert!(batch_words([&e]).is_some());
+    }
+
+    #[test]
+    fn search_words_are_whole_except_the_last_unless_q_ends_after_it() {
+        assert_eq!(
+            search_words("Public.ORD"),
+            [("public".to_owned(), true), ("ord".to_owned(), false)]
+        );
+        assert_eq!(search_words("orders "), [("orders".to_owned(), true)]);
+        assert!(search_words("%_-").is_empty());
+        let long = "x".repeat(100);
+        assert_eq!(
+            search_words(&format!("{long} y")),
+            [("x".repeat(64), false), ("y".to_owned(), false)]
+        );
+    }
+}
