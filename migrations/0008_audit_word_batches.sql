@@ -17,5 +17,9 @@ CREATE TABLE audit_word_batches (
 CREATE INDEX audit_word_batches_words_idx ON audit_word_batches USING gin (words);
 CREATE INDEX audit_word_batches_at_idx ON audit_word_batches (at_max DESC, id DESC);
 
--- Events stored before this migration have no batch: searches read every event older than
--- the oldest batch, so they are still found (see `PgAuditStore::search`).
+-- Events stored before this migration: one batch over all of them, with the word every search
+-- includes, so they are still found (read at search time).
+INSERT INTO audit_word_batches (at_min, at_max, words)
+SELECT min(at), max(at), array_to_tsvector(ARRAY['-every-'])
+FROM audit_events
+HAVING count(*) > 0;

@@ -97,7 +97,7 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
     let inside = event(
         "mcp.query.executed",
         &["public.xorders"],
-        r#"{"tableName":"xorders","note":"line1\nline2"}"#,
+        r#"{"tableName":"xorders","note":"line1\nline2","path":"C:\\Users"}"#,
     );
     let mut admin = event("db.config.created", &[], r#"{"name":"Payroll (EU)"}"#);
     admin.actor_id = Some("admin".into());
@@ -106,14 +106,22 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
     let mut browser = event("mcp.tools.list", &[], "{}");
     browser.user_agent = Some("Mozilla/5.0 Café".into());
 
-    // The first batch is stored as if before the word index existed (its words removed, its
-    // events older than the batches after it): its events are found all the same.
+    // The first batch is stored as if before the word index existed: its events are found all
+    // the same.
     for e in [&mut query, &mut admin] {
         e.at -= Duration::minutes(1);
     }
     let first = vec![query.clone(), admin.clone()];
     store.append(&first).await.unwrap();
-    sql(&db, "DELETE FROM audit_word_batches").await;
+    // As migration 0008 summarises the events stored before it.
+    sql(
+        &db,
+        "DELETE FROM audit_word_batches;
+         INSERT INTO audit_word_batches (at_min, at_max, words)
+         SELECT min(at), max(at), array_to_tsvector(ARRAY['-every-']) FROM audit_events
+         HAVING count(*) > 0",
+    )
+    .await;
     let second = vec![denied.clone(), inside.clone()];
     store.append(&second).await.unwrap();
     let third = vec![quota.clone(), browser.clone()];
@@ -136,6 +144,9 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
         "payroll (eu",
         "Payroll (EU)",
         "line2",
+        "nline2",
+        "users",
+        "C:\\Users",
         "%",
         "100%",
         "quota_lim",

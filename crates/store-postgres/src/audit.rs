@@ -173,12 +173,12 @@ fn conditions(f: &AuditFilter) -> (Vec<String>, Vec<Param>) {
 }
 
 /// A regular expression for `q` where it starts a word: what comes before it is the start of
-/// the text or neither a letter nor a digit. Every character of `q` but letters and digits is
-/// escaped (in PostgreSQL's regular expressions a backslash before one of them means it).
+/// the text or neither a letter nor a digit. ASCII punctuation in `q` is escaped (a backslash
+/// before it means the character itself); nothing else is special.
 fn at_word_start(q: &str) -> String {
     let mut re = String::from("(^|[^[:alnum:]])");
     for c in q.chars() {
-        if !c.is_alphanumeric() {
+        if c.is_ascii_punctuation() {
             re.push('\\');
         }
         re.push(c);

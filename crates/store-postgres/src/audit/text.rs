@@ -3,8 +3,8 @@
 //! Every stored batch of events has a row in `audit_word_batches`: its time span and its
 //! words. A search for `q` reads, newest first, the spans of the batches whose words hold
 //! `q`'s (a GIN index), and checks only the events in those spans against `q` itself (with
-//! the other filters). Events older than the oldest batch (stored before the migration) are
-//! one more span, read last. The spans are read a page at a time and the events a window of
+//! the other filters). Events stored before the migration have one batch of their own, holding
+//! every word (see the migration). The spans are read a page at a time and the events a window of
 //! spans at a time, so a search stops as soon as it has what it needs.
 
 use audit::{AuditError, AuditFilter, Cursor};
@@ -78,7 +78,8 @@ pub(super) async fn scan(
     take: usize,
     count: Counting,
 ) -> Result<Matches, AuditError> {
-    let started = std::time::Instant::now();
+    // When the wanted events were all found: counting goes on from then for `count.time`.
+    let mut filled_at: Option<std::time::Instant> = None;
     let count_to = count.limit;
     let tsq = tsquery(words);
     let from = filter.from.unwrap_or(FIRST);
@@ -150,24 +151,6 @@ pub(super) async fn scan(
                     frontier = lo;
                 }
             }
-            if batches_done {
-                // Events stored before there were batches: older than the oldest batch.
-                let oldest: Option<OffsetDateTime> = c
-                    .query_opt(
-                        "SELECT at_min FROM audit_word_batches ORDER BY at_max, id LIMIT 1",
-                        &[],
-                    )
-                    .await
-                    .map_err(unavailable)?
-                    .map(|r| r.get(0));
-                let hi = oldest
-                    .unwrap_or(LAST)
-                    .min(frontier - Duration::microseconds(1));
-                if FIRST <= hi {
-                    pending.push((FIRST, hi));
-                    frontier = FIRST;
-                }
-            }
         }
         if pending.is_empty() {
             found.complete = true;
@@ -189,8 +172,13 @@ pub(super) async fn scan(
             found.counted = count_to;
             return Ok(found);
         }
-        let filled = found.seqs.len() >= take;
-        if filled && count.time.is_some_and(|t| started.elapsed() >= t) {
+        if found.seqs.len() >= take && filled_at.is_none() {
+            filled_at = Some(std::time::Instant::now());
+        }
+        let spent = filled_at
+            .zip(count.time)
+            .is_some_and(|(at, t)| at.elapsed() >= t);
+        if spent && !(pending.is_empty() && batches_done) {
             return Ok(found);
         }
         window = (window * 4).min(MAX_WINDOW);
