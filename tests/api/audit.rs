@@ -12,7 +12,7 @@ use crate::helpers::{
     PASSWORD, TEST_MASTER_KEY, TargetPg, TestApp, TestDb, spawn_app, spawn_app_with,
 };
 
-async fn connect(url: &str) -> tokio_postgres::Client {
+pub(crate) async fn connect(url: &str) -> tokio_postgres::Client {
     let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -720,7 +720,7 @@ async fn a_nul_in_what_a_caller_typed_neither_breaks_nor_blocks_the_log() {
 }
 
 /// An audit store on `db` of its own, as one instance of the server opens it.
-fn audit_store(db: &TestDb) -> store_postgres::PgAuditStore {
+pub(crate) fn audit_store(db: &TestDb) -> store_postgres::PgAuditStore {
     let settings = server::config::Settings {
         database_url: db.url.clone(),
         ..server::config::Settings::default()

@@ -8,23 +8,8 @@ use std::collections::BTreeSet;
 use audit::{ActorType, AuditEvent, AuditFilter, AuditStore as _, Outcome};
 use time::Duration;
 
+use crate::audit::{audit_store as store, connect};
 use crate::helpers::TestDb;
-
-fn store(db: &TestDb) -> store_postgres::PgAuditStore {
-    let settings = server::config::Settings {
-        database_url: db.url.clone(),
-        ..server::config::Settings::default()
-    };
-    store_postgres::PgAuditStore::new(&server::startup::open_store(&settings).unwrap())
-}
-
-async fn sql(db: &TestDb, statement: &str) {
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client.batch_execute(statement).await.unwrap();
-}
 
 fn event(action: &str, tables: &[&str], arguments: &str) -> AuditEvent {
     let mut e = AuditEvent::new(ActorType::McpKey, action, Outcome::Success);
@@ -114,14 +99,16 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
     let first = vec![query.clone(), admin.clone()];
     store.append(&first).await.unwrap();
     // As migration 0008 summarises the events stored before it.
-    sql(
-        &db,
-        "DELETE FROM audit_word_batches;
+    connect(&db.url)
+        .await
+        .batch_execute(
+            "DELETE FROM audit_word_batches;
          INSERT INTO audit_word_batches (at_min, at_max, words)
          SELECT min(at), max(at), array_to_tsvector(ARRAY['-every-']) FROM audit_events
          HAVING count(*) > 0",
-    )
-    .await;
+        )
+        .await
+        .unwrap();
     let second = vec![denied.clone(), inside.clone()];
     store.append(&second).await.unwrap();
     let third = vec![quota.clone(), browser.clone()];
@@ -294,11 +281,8 @@ async fn retention_drops_the_words_of_removed_batches_only() {
         .await
         .unwrap();
     assert_eq!(removed, 1);
-    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+    let batches: i64 = connect(&db.url)
         .await
-        .unwrap();
-    tokio::spawn(conn);
-    let batches: i64 = client
         .query_one("SELECT count(*) FROM audit_word_batches", &[])
         .await
         .unwrap()

@@ -117,8 +117,9 @@ fn from_row(row: &Row) -> Result<StoredEvent, AuditError> {
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
-/// A filter's conditions (to be joined with `AND`), with their parameters.
-fn conditions(f: &AuditFilter) -> (Vec<String>, Vec<Param>) {
+/// A filter's conditions (to be joined with `AND`), with their parameters; with a cursor, only
+/// events after it (newest first).
+fn conditions(f: &AuditFilter, cursor: Option<Cursor>) -> (Vec<String>, Vec<Param>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
     // `{}` in `clause` is this value's parameter number.
@@ -169,7 +170,21 @@ fn conditions(f: &AuditFilter) -> (Vec<String>, Vec<Param>) {
             );
         }
     }
+    if let Some(c) = cursor {
+        params.push(Box::new(c.at));
+        params.push(Box::new(c.seq));
+        let n = params.len();
+        clauses.push(format!("(at, seq) < (${}, ${n})", n - 1));
+    }
     (clauses, params)
+}
+
+/// The parameters' references, as the driver takes them.
+fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
 }
 
 /// A regular expression for `q` where it starts a word: what comes before it is the start of
@@ -306,9 +321,9 @@ impl AuditStore for PgAuditStore {
                 total_exact: found.complete,
             });
         }
-        let (clauses, params) = conditions(filter);
+        let (clauses, params) = conditions(filter, None);
         let clause = where_sql(&clauses);
-        let refs = text::refs(&params);
+        let refs = refs(&params);
         let total: i64 = c
             .query_one(
                 &format!("SELECT count(*) FROM audit_events {clause}"),
@@ -355,15 +370,9 @@ impl AuditStore for PgAuditStore {
             let found = text::scan(&*tx, filter, &words, cursor, 0, take, counting).await?;
             return by_seq(&*tx, &found.seqs).await;
         }
-        let (mut clauses, mut params) = conditions(filter);
-        if let Some(c) = cursor {
-            params.push(Box::new(c.at));
-            params.push(Box::new(c.seq));
-            let n = params.len();
-            clauses.push(format!("(at, seq) < (${}, ${n})", n - 1));
-        }
+        let (clauses, params) = conditions(filter, cursor);
         let clause = where_sql(&clauses);
-        let refs = text::refs(&params);
+        let refs = refs(&params);
         let rows = c
             .query(
                 &format!(

@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
-use super::{Param, conditions, unavailable};
+use super::{conditions, refs, unavailable};
 
 /// Before any event.
 const FIRST: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
@@ -80,21 +80,14 @@ pub(super) async fn scan(
 ) -> Result<Matches, AuditError> {
     // When the wanted events were all found: counting goes on from then for `count.time`.
     let mut filled_at: Option<std::time::Instant> = None;
-    let count_to = count.limit;
     let tsq = tsquery(words);
     let from = filter.from.unwrap_or(FIRST);
     let to = filter.to.unwrap_or(LAST);
     let top = cursor.map_or(LAST, |c| c.at);
-    let count_to = count_to.max(skip + take);
+    let count_to = count.limit.max(skip + take);
 
     // The events' conditions, then the window's spans and the row limit.
-    let (mut clauses, mut params) = conditions(filter);
-    if let Some(c) = cursor {
-        params.push(Box::new(c.at));
-        params.push(Box::new(c.seq));
-        let n = params.len();
-        clauses.push(format!("(at, seq) < (${}, ${n})", n - 1));
-    }
+    let (clauses, params) = conditions(filter, cursor);
     let n = params.len();
     let mut sql = format!(
         "SELECT e.at, e.seq FROM unnest(${}::timestamptz[], ${}::timestamptz[]) AS s(lo, hi) \
@@ -183,14 +176,6 @@ pub(super) async fn scan(
         }
         window = (window * 4).min(MAX_WINDOW);
     }
-}
-
-/// The parameters' references, as the driver takes them.
-pub(super) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
-    params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect()
 }
 
 #[cfg(test)]
