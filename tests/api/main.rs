@@ -2,6 +2,7 @@
 //! test (cloned from a migrated template), real HTTP.
 
 mod audit;
+mod audit_filters;
 mod audit_search;
 mod auth;
 mod cli;

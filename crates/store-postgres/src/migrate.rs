@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_word_batches",
         sql: include_str!("../../../migrations/0008_audit_word_batches.sql"),
     },
+    Migration {
+        version: 9,
+        name: "audit_fewer_indexes",
+        sql: include_str!("../../../migrations/0009_audit_fewer_indexes.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).
