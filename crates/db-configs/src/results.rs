@@ -144,6 +144,23 @@ pub fn decimal(text: &str) -> Value {
     {
         return Value::from(i);
     }
+    // Up to 15 significant digits a decimal in plain notation always reads back from a double
+    // unchanged (a double holds 15.9 of them), so only longer ones need the check below.
+    let plain_notation = plain
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    let significant = plain
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|&b| b == b'0')
+        .count();
+    if plain_notation
+        && significant <= 15
+        && let Ok(x) = plain.parse::<f64>()
+        && let Some(n) = Number::from_f64(x)
+    {
+        return Value::Number(n);
+    }
     if let Ok(x) = plain.parse::<f64>()
         && x.is_finite()
     {
@@ -191,6 +208,15 @@ mod tests {
             json!("0.10000000000000000001")
         );
         assert_eq!(decimal("NaN"), json!("NaN"));
+        // Fifteen significant digits are kept by a double; sixteen are checked.
+        assert_eq!(decimal("0.000123456789012345"), json!(0.000123456789012345));
+        assert_eq!(decimal("-98765.4321098765"), json!(-98765.4321098765));
+        assert_eq!(decimal("9876543210.987654"), json!(9876543210.987654));
+        assert_eq!(
+            decimal("0.1234567890123456789"),
+            json!("0.1234567890123456789")
+        );
+        assert_eq!(decimal("1E+5"), json!("1E+5"));
     }
 
     #[test]

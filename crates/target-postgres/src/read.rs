@@ -50,9 +50,16 @@ const SESSION_CHANGERS: [&str; 6] = [
 /// to its session is undone.
 fn may_change_session(sql: &str) -> bool {
     let sql = sql.as_bytes();
-    SESSION_CHANGERS.iter().any(|word| {
-        sql.windows(word.len())
-            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    // One pass, comparing only where a word's first letter is (this runs on every read).
+    (0..sql.len()).any(|i| {
+        let first = sql[i].to_ascii_lowercase();
+        SESSION_CHANGERS.iter().any(|word| {
+            let word = word.as_bytes();
+            word[0] == first
+                && sql
+                    .get(i..i + word.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word))
+        })
     })
 }
 
