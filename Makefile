@@ -23,7 +23,7 @@ test-clients: ## The official MCP clients (Python and TypeScript SDKs, Inspector
 
 bench: ## Benchmarks: planning; schema snapshot; MCP queries against pgbench, audit on and off; audit search (prints figures)
 	cargo bench -p query --features testing --bench plan
-	TEST_DATABASE_URL="$$(scripts/pg.sh admin-url)" cargo bench -p server --bench snapshot --bench mcp --bench audit
+	TEST_DATABASE_URL="$$(scripts/pg.sh admin-url)" cargo bench -p server --bench snapshot --bench mcp --bench audit --bench audit_write
 
 fmt: ## Format the code
 	cargo fmt --all
