@@ -676,7 +676,9 @@ impl ShopTarget {
                      CREATE TABLE shop.orders (id bigint PRIMARY KEY,
                          customer_id bigint NOT NULL REFERENCES shop.customers (id),
                          amount numeric(10, 2) NOT NULL, placed_at timestamp NOT NULL, note text);
-                     CREATE TABLE shop.secrets (id int PRIMARY KEY, token text NOT NULL);",
+                     CREATE TABLE shop.secrets (id int PRIMARY KEY, token text NOT NULL);
+                     CREATE VIEW shop.big_orders AS
+                         SELECT id, customer_id FROM shop.orders WHERE amount > 100;",
                 )
                 .await
                 .unwrap();
@@ -718,6 +720,9 @@ impl ShopTarget {
                     format!(
                         "CREATE TABLE {database}.secrets (id INT PRIMARY KEY, token TEXT NOT NULL)"
                     ),
+                    format!(
+                        "CREATE VIEW {database}.big_orders AS SELECT id, customer_id FROM {database}.orders WHERE amount > 100"
+                    ),
                 ];
                 script.extend(shop_inserts(&format!("{database}.")));
                 script.push(format!(
@@ -754,7 +759,9 @@ impl ShopTarget {
                      CREATE TABLE orders (id INTEGER PRIMARY KEY,
                          customer_id INTEGER NOT NULL REFERENCES customers (id),
                          amount NUMERIC(10, 2) NOT NULL, placed_at DATETIME NOT NULL, note TEXT);
-                     CREATE TABLE secrets (id INTEGER PRIMARY KEY, token TEXT NOT NULL);",
+                     CREATE TABLE secrets (id INTEGER PRIMARY KEY, token TEXT NOT NULL);
+                     CREATE VIEW big_orders AS
+                         SELECT id, customer_id FROM orders WHERE amount > 100;",
                 )
                 .unwrap();
                 for sql in shop_inserts("") {

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Engine, McpAgent, SHOP_HUGE_ORDER, SHOP_NOTE_CHARS, SHOP_NOTED_ORDERS, SHOP_ORDERS,
+    Engine, McpAgent, PASSWORD, SHOP_HUGE_ORDER, SHOP_NOTE_CHARS, SHOP_NOTED_ORDERS, SHOP_ORDERS,
     SHOP_SECRET, ShopTarget, TestApp, spawn_app, spawn_app_with,
 };
 
@@ -971,4 +971,60 @@ async fn explain_query_shows_the_plan_without_running_it(engine: Engine) {
     assert_eq!(hidden["isError"], true);
     assert_eq!(hidden["content"], query["content"], "{engine:?}");
     assert!(!hidden.to_string().contains(SHOP_SECRET));
+
+    // A key granted a view, not the table under it: the plan would show the view's definition
+    // (the table and its condition on `amount`), so only the estimates are given.
+    let signed_in: Value = app.sign_in("admin", PASSWORD).await.json().await.unwrap();
+    let token = signed_in["accessToken"].as_str().unwrap();
+    let keys = app
+        .json(reqwest::Method::GET, "/api/mcp-keys", token, None)
+        .await;
+    let issued = app
+        .json(
+            reqwest::Method::POST,
+            "/api/mcp-keys",
+            token,
+            Some(&json!({
+                "name": "view-only",
+                "dbManagementId": keys[0]["dbManagementId"],
+                "tableWhitelist": [shop.qualified("big_orders")],
+            })),
+        )
+        .await;
+    let view_only = issued["keyValue"].as_str().unwrap().to_owned();
+    let agent = McpAgent {
+        app: &app,
+        key: view_only,
+    };
+    let args =
+        json!({"tableName": shop.qualified("big_orders"), "selectColumns": [{"field": "id"}]});
+    let explained = agent.call("explain_query", args.clone()).await;
+    if engine == Engine::Maria {
+        // MariaDB itself refuses to explain a view to a login without SHOW VIEW.
+        assert_eq!(explained["isError"], true, "{engine:?}: {explained}");
+        assert!(
+            explained.to_string().contains("lacking privileges"),
+            "{explained}"
+        );
+    } else {
+        assert_eq!(explained["isError"], false, "{engine:?}: {explained}");
+        let plan = &explained["structuredContent"];
+        assert_eq!(plan["plan"], Value::Null, "{engine:?}: {plan}");
+        assert!(
+            plan["planHidden"]
+                .as_str()
+                .is_some_and(|w| w.contains("view")),
+            "{engine:?}: {plan}"
+        );
+        assert!(plan["estimatedRows"].is_number() || engine == Engine::Sqlite);
+    }
+    assert!(
+        !explained.to_string().contains("amount"),
+        "{engine:?}: the view's definition shows: {explained}"
+    );
+    // The same key's queries on the view run as ever.
+    assert_eq!(
+        agent.call("execute_query_safe", args).await["isError"],
+        false
+    );
 }

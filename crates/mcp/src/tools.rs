@@ -262,14 +262,15 @@ pub fn definition(name: &str) -> Option<Value> {
         "explain_query" => json!({
             "name": "explain_query",
             "title": "Explain a query",
-            "description": "Shows how the database would run a query, without running it: the database's own plan (JSON on PostgreSQL and MySQL/MariaDB, text lines on SQLite) and its cost and row estimates where it gives them. Takes exactly the arguments of execute_query_safe. Use it to check that a query on a big table uses an index before running it. Example: {\"tableName\": \"orders\", \"where\": [{\"field\": \"customer_id\", \"op\": \"=\", \"value\": 42}], \"limit\": 10}",
+            "description": "Shows how the database would run a query, without running it: the database's own plan (JSON on PostgreSQL and MySQL/MariaDB, text lines on SQLite) and its cost and row estimates where it gives them. Takes exactly the arguments of execute_query_safe. Use it to check that a query on a big table uses an index before running it. For a query that reads a view only the estimates are given (the plan would show the view's definition). Example: {\"tableName\": \"orders\", \"where\": [{\"field\": \"customer_id\", \"op\": \"=\", \"value\": 42}], \"limit\": 10}",
             "inputSchema": query::input_schema(),
             "outputSchema": {
                 "type": "object",
                 "properties": {
                     "sql": {"type": "string", "description": "The statement that would run; values are bound separately"},
                     "format": {"type": "string", "enum": ["json", "text"]},
-                    "plan": {"description": "The plan as the database gave it"},
+                    "plan": {"description": "The plan as the database gave it; null for a query that reads a view (see planHidden)"},
+                    "planHidden": {"type": ["string", "null"], "description": "Why the plan is not shown, when it is not"},
                     "totalCost": {"type": ["number", "null"], "description": "The planner's cost estimate, in the database's own units"},
                     "estimatedRows": {"type": ["number", "null"]}
                 },
@@ -583,6 +584,9 @@ fn plan_query(
         .map_err(|e| ToolOutcome::query_error(&e))
 }
 
+/// Why `explain_query` gives no plan for a query that reads a view.
+const VIEW_PLAN_HIDDEN: &str = "The query reads a view: its plan would show the view's definition (the tables under it and its conditions), so only the estimates are given.";
+
 /// Plans a structured query exactly as `execute_query_safe` would, and asks the database how
 /// it would run it, without running it.
 pub async fn explain_query(
@@ -596,11 +600,20 @@ pub async fn explain_query(
         Err(refused) => return refused,
     };
     let tables = plan.tables.clone();
+    // A view's plan is its definition: the tables under it (which the key may not be granted),
+    // their columns and the view's own conditions. Only the estimates are shown for it.
+    let over_view = grant.visible.iter().any(|t| {
+        t.kind == db_configs::RelationKind::View
+            && tables
+                .iter()
+                .any(|name| name.split_once('.') == Some((t.schema.as_str(), t.name.as_str())))
+    });
     let mut outcome = match grant.reader.explain(&plan.statement, limits.timeout).await {
         Ok(explained) => ToolOutcome::ok(&json!({
             "sql": plan.statement.sql,
             "format": explained.format,
-            "plan": explained.plan,
+            "plan": if over_view { Value::Null } else { explained.plan },
+            "planHidden": over_view.then_some(VIEW_PLAN_HIDDEN),
             "totalCost": explained.total_cost,
             "estimatedRows": explained.estimated_rows,
         })),
