@@ -761,7 +761,10 @@ impl ShopTarget {
                          amount NUMERIC(10, 2) NOT NULL, placed_at DATETIME NOT NULL, note TEXT);
                      CREATE TABLE secrets (id INTEGER PRIMARY KEY, token TEXT NOT NULL);
                      CREATE VIEW big_orders AS
-                         SELECT id, customer_id FROM orders WHERE amount > 100;",
+                         SELECT id, customer_id FROM orders WHERE amount > 100;
+                     -- Unix times in a DATETIME column, as many SQLite applications keep them.
+                     CREATE TABLE visits (id INTEGER PRIMARY KEY, at DATETIME NOT NULL);
+                     INSERT INTO visits VALUES (1, 1700000000), (2, 1700003600), (3, 1800000000);",
                 )
                 .unwrap();
                 for sql in shop_inserts("") {

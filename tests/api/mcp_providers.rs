@@ -1028,3 +1028,54 @@ async fn explain_query_shows_the_plan_without_running_it(engine: Engine) {
         false
     );
 }
+
+/// SQLite has no date type: a DATETIME column holding Unix times is filtered with numbers (the
+/// servers' timestamp columns refuse them, see the query tests).
+#[tokio::test]
+async fn sqlite_unix_times_in_a_datetime_column_compare_with_numbers() {
+    let app = spawn_app().await;
+    let (shop, key) = shop_agent(
+        &app,
+        Engine::Sqlite,
+        json!({"tableWhitelist": ["main.visits"]}),
+    )
+    .await;
+    let agent = McpAgent { app: &app, key };
+    let ids = |result: &Value| -> Vec<i64> {
+        rows(result)
+            .iter()
+            .map(|r| r[0].as_i64().unwrap())
+            .collect()
+    };
+    let visits = shop.qualified("visits");
+    for (condition, expected) in [
+        (
+            json!({"field": "at", "op": ">=", "value": 1_700_003_600}),
+            vec![2, 3],
+        ),
+        (
+            json!({"field": "at", "op": "between", "value": [1_699_999_999.5, 1_700_003_600]}),
+            vec![1, 2],
+        ),
+        (
+            json!({"field": "at", "op": "in", "value": [1_800_000_000]}),
+            vec![3],
+        ),
+    ] {
+        let result = query(
+            &agent,
+            Engine::Sqlite,
+            json!({"tableName": visits, "selectColumns": [{"field": "id"}, {"field": "at"}], "where": [condition], "orderBy": [{"field": "id"}]}),
+        )
+        .await;
+        assert_eq!(ids(&result), expected, "{condition}: {result}");
+    }
+    // The times come back as the numbers they are.
+    let all = query(
+        &agent,
+        Engine::Sqlite,
+        json!({"tableName": visits, "orderBy": [{"field": "id"}]}),
+    )
+    .await;
+    assert_eq!(rows(&all)[0], json!([1, 1_700_000_000]));
+}

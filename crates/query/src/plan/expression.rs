@@ -142,6 +142,15 @@ impl<'c> Planner<'c> {
         path: impl FnOnce() -> String,
         context: impl FnOnce() -> String,
     ) -> Result<ValueType, QueryError> {
+        // SQLite has no date type: a DATETIME column may hold Unix times (or Julian days),
+        // which compare with numbers as numbers.
+        if kind.is_temporal()
+            && self.dialect() == Dialect::Sqlite
+            && matches!(value, SqlValue::Int(_) | SqlValue::Float(_))
+        {
+            self.r.bind(value.clone());
+            return Ok(kind);
+        }
         let Some(coerced) = kind.coerce(value) else {
             return Err(QueryError::invalid(
                 path(),

@@ -52,12 +52,40 @@ fn numeric_strings_are_bound_as_numbers_and_numbers_as_text_beside_text() {
 
 #[test]
 fn numbers_and_bad_dates_are_refused_against_timestamps() {
-    let (path, message) = refusal(users(
-        json!([{"field": "created_at", "op": ">", "value": 2024}]),
-    ));
-    assert_eq!(path, "where[0].value");
-    assert!(message.contains("is not a timestamp"), "{message}");
-    assert!(message.contains("2024-01-31"), "{message}");
+    let newer = users(json!([{"field": "created_at", "op": ">", "value": 2024}]));
+    for dialect in [Dialect::Postgres, Dialect::MySql] {
+        let e = try_plan(&newer, dialect).unwrap_err();
+        assert_eq!(e.path(), "where[0].value");
+        assert!(e.message().contains("is not a timestamp"), "{e}");
+        assert!(e.message().contains("2024-01-31"), "{e}");
+    }
+    // SQLite has no date type: its DATETIME columns often hold Unix times, compared as numbers.
+    let (sql, params) = render(
+        &users(json!([
+            {"field": "created_at", "op": ">=", "value": 1_700_000_000},
+            {"field": "created_at", "op": "between", "value": [1.5, 2]},
+            {"field": "created_at", "op": "in", "value": [1, 2]}
+        ])),
+        Dialect::Sqlite,
+    );
+    assert!(sql.contains(r#""created_at" >= ?"#), "{sql}");
+    assert_eq!(
+        params,
+        [
+            SqlValue::Int(1_700_000_000),
+            SqlValue::Float(1.5),
+            SqlValue::Int(2),
+            SqlValue::Int(1),
+            SqlValue::Int(2)
+        ]
+    );
+    assert!(
+        try_plan(
+            &users(json!([{"field": "created_at", "op": ">", "value": true}])),
+            Dialect::Sqlite
+        )
+        .is_err()
+    );
     let (path, _) = refusal(users(
         json!([{"field": "created_at", "op": "<", "value": "2023-02-30"}]),
     ));
