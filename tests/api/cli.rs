@@ -122,7 +122,37 @@ async fn development_generates_a_master_key_once_and_create_admin_prints_the_pas
         key,
         "the key is kept, not regenerated"
     );
+    // The administrator made here is in the audit log, once; the refused second one is not.
+    let created = system_events(&db).await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    let e = &created[0];
+    assert_eq!(
+        (e.action.as_str(), e.actor_id.as_deref()),
+        ("auth.admin.created", Some("sluice create-admin"))
+    );
+    assert!(e.arguments.as_deref().is_some_and(|a| a.contains("root")));
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// The events the `system` actor recorded in `db`, oldest first.
+async fn system_events(db: &TestDb) -> Vec<audit::AuditEvent> {
+    use audit::AuditStore as _;
+    let page = crate::audit::audit_store(db)
+        .search(&audit::AuditFilter {
+            page: 1,
+            page_size: 100,
+            ..audit::AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let mut events: Vec<audit::AuditEvent> = page
+        .items
+        .into_iter()
+        .map(|s| s.event)
+        .filter(|e| e.actor_type == audit::ActorType::System)
+        .collect();
+    events.reverse();
+    events
 }
 
 /// A `sluice serve` child process, its log lines and the port it listens on.
@@ -358,6 +388,21 @@ async fn sluice_demo_sets_up_a_database_and_a_key_an_agent_can_use_at_once() {
     assert!(
         again.contains("a demo key exists") && !again.contains("key: sluice_"),
         "a second run issues no second key: {again}"
+    );
+    // What the first run did is in the audit log, by the system; the second did nothing.
+    let done: Vec<(String, Option<String>)> = system_events(&db)
+        .await
+        .into_iter()
+        .map(|e| (e.action, e.actor_id))
+        .collect();
+    let by_demo = Some("sluice demo".to_owned());
+    assert_eq!(
+        done,
+        [
+            ("db.config.created".to_owned(), by_demo.clone()),
+            ("semantic.updated".to_owned(), by_demo.clone()),
+            ("mcp.key.issued".to_owned(), by_demo),
+        ]
     );
 
     let mut serve_env = env.to_vec();

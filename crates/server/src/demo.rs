@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use audit::{ActorType, AuditEvent, AuditStore, Outcome};
 use db_configs::{DbConfigDraft, DbConfigService, ListFilter, Location, Provider};
 use keys::{KeyLimits, KeyService, NewKey};
 use semantic::{NotePatch, SemanticService, SemanticUpdate, TablePatch};
@@ -122,7 +123,24 @@ pub fn write_shop(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The actor of the demo's changes in the audit log (a `system` actor).
+pub const ACTOR: &str = "sluice demo";
+
+/// Records one of the demo's changes in the audit log, as the REST API records an
+/// administrator's. A failure is said on standard error and stops nothing: the change is made
+/// (and a new key's value must still be shown).
+async fn record(audit: &dyn AuditStore, action: &str, edit: impl FnOnce(&mut AuditEvent)) {
+    let mut e = AuditEvent::new(ActorType::System, action, Outcome::Success);
+    e.actor_id = Some(ACTOR.to_owned());
+    edit(&mut e);
+    if let Err(err) = audit.append(&[e]).await {
+        tracing::warn!(error = %err, action, "a demo change is not in the audit log");
+        eprintln!("warning: {action} is not in the audit log: {err}");
+    }
+}
+
 /// Sets up the demo: the file under `data_dir`, the connection, its semantic layer, a key.
+/// Each change is in the audit log, by the `system` actor `sluice demo`.
 ///
 /// # Errors
 /// The file, the metadata store or a service failed.
@@ -131,6 +149,7 @@ pub async fn set_up(
     db_configs: &DbConfigService,
     semantic: &SemanticService,
     keys: &KeyService,
+    audit: &dyn AuditStore,
 ) -> anyhow::Result<Demo> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -162,7 +181,12 @@ pub async fn set_up(
                 is_primary: false,
                 is_active: true,
             };
-            (db_configs.create(draft, None).await?, true)
+            let created = db_configs.create(draft, None).await?;
+            record(audit, "db.config.created", |e| {
+                e.db_config_id = Some(created.id.as_uuid());
+            })
+            .await;
+            (created, true)
         }
     };
     if created_connection {
@@ -194,6 +218,10 @@ pub async fn set_up(
                 ],
             })
             .await?;
+        record(audit, "semantic.updated", |e| {
+            e.db_config_id = Some(config.id.as_uuid());
+        })
+        .await;
     }
     let has_key = keys.list().await?.iter().any(|k| {
         k.key.name == KEY && k.key.db_config_id == config.id && k.key.revoked_at.is_none()
@@ -212,6 +240,12 @@ pub async fn set_up(
                 allowed_origins: Vec::new(),
             })
             .await?;
+        let k = &issued.listing.key;
+        record(audit, "mcp.key.issued", |e| {
+            e.key_id = Some(k.id.as_uuid());
+            e.db_config_id = Some(k.db_config_id.as_uuid());
+        })
+        .await;
         Some(issued.value.expose().to_owned())
     };
     Ok(Demo {

@@ -131,8 +131,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db_configs = startup::db_config_service(&settings, &store, &master)?;
             let semantic = startup::semantic_service(&store, db_configs.clone());
             let keys = startup::key_service(&settings, &store, &master);
+            let audit = store_postgres::PgAuditStore::new(&store);
             let demo =
-                server::demo::set_up(&settings.data_dir, &db_configs, &semantic, &keys).await?;
+                server::demo::set_up(&settings.data_dir, &db_configs, &semantic, &keys, &audit)
+                    .await?;
             println!(
                 "demo database: {} ({})",
                 server::demo::CONNECTION,
@@ -185,7 +187,20 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                             "(shown once: keep it somewhere safe, or change it with POST /api/auth/change-password)"
                         );
                     }
-                    Ok(())
+                    // As the REST API records an administrator's sign-up, by the system; after
+                    // the password is shown, so that a failure here cannot lose it.
+                    let mut event = audit::AuditEvent::new(
+                        audit::ActorType::System,
+                        "auth.admin.created",
+                        audit::Outcome::Success,
+                    );
+                    event.actor_id = Some("sluice create-admin".to_owned());
+                    event.arguments = Some(
+                        serde_json::json!({"username": user.username.to_string()}).to_string(),
+                    );
+                    audit::AuditStore::append(&store_postgres::PgAuditStore::new(&store), &[event])
+                        .await
+                        .context("the administrator was created, but not recorded in the audit log")
                 }
                 Err(accounts::AccountsError::SignUpClosed) if if_first => {
                     println!("an administrator already exists; none was created");
