@@ -1,24 +1,28 @@
 //! The audit port on PostgreSQL: `audit_events`, appended in batches under a transaction-level
 //! advisory lock so that the hash chain stays one chain across instances.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use audit::{
     ActorType, AuditError, AuditEvent, AuditFilter, AuditPage, AuditStats, AuditStore, Cursor,
-    DayCounts, GENESIS, Outcome, StoredEvent, Verification, chain_hash,
+    DayCounts, Outcome, StoredEvent, Verification, chain_hash,
 };
 use deadpool_postgres::Pool;
-use futures_util::{StreamExt, TryFutureExt as _, pin_mut};
+use futures_util::{StreamExt, pin_mut};
 use time::{Date, OffsetDateTime, Time};
 use tokio_postgres::Row;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
 
 use crate::PgStore;
 
+mod append;
+mod filter;
 mod text;
+
+use append::{Detached, append_in};
+use filter::{
+    by_seq, conditions, count_sql, refs, text_counting, text_search, text_words, where_sql,
+};
 
 /// The audit log on PostgreSQL.
 #[derive(Debug)]
@@ -113,178 +117,6 @@ fn from_row(row: &Row) -> Result<StoredEvent, AuditError> {
         prev_hash: hash32(row.get("prev_hash"), "previous hash")?,
         hash: hash32(row.get("hash"), "hash")?,
     })
-}
-
-type Param = Box<dyn ToSql + Sync + Send>;
-
-/// A filter's conditions (to be joined with `AND`), with their parameters; with a cursor, only
-/// events after it (newest first).
-fn conditions(f: &AuditFilter, cursor: Option<Cursor>) -> (Vec<String>, Vec<Param>) {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut params: Vec<Param> = Vec::new();
-    // `{}` in `clause` is this value's parameter number.
-    let mut add = |clause: &str, value: Param| {
-        params.push(value);
-        clauses.push(clause.replace("{}", &format!("${}", params.len())));
-    };
-    if let Some(k) = f.key_id {
-        add("key_id = {}", Box::new(k));
-    }
-    if let Some(t) = &f.tool_name {
-        add("tool_name = {}", Box::new(t.clone()));
-    }
-    if let Some(a) = &f.action {
-        add("action = {}", Box::new(a.clone()));
-    }
-    let outcome = f.outcome.map(|o| o.as_str());
-    if let Some(from) = f.from {
-        add("at >= {}", Box::new(from));
-    }
-    if let Some(to) = f.to {
-        add("at < {}", Box::new(to));
-    }
-    if let Some(q) = &f.text {
-        // `q` as written in the searchable fields, where it starts at the start of a word when
-        // it starts with a letter or digit (a cheap `ILIKE` first, then the word's start). Where
-        // `q` has words, the search reads only the events of batches holding them (`text`).
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        add(
-            "(action ILIKE {} OR tool_name ILIKE {} OR error ILIKE {} OR actor_id ILIKE {} \
-             OR array_to_string(tables, ' ') ILIKE {} OR arguments ILIKE {} \
-             OR client_addr ILIKE {} OR user_agent ILIKE {} OR request_id ILIKE {})",
-            Box::new(pattern),
-        );
-        if q.starts_with(char::is_alphanumeric) {
-            add(
-                "(action ~* {} OR tool_name ~* {} OR error ~* {} OR actor_id ~* {} \
-                 OR array_to_string(tables, ' ') ~* {} OR arguments ~* {} \
-                 OR client_addr ~* {} OR user_agent ~* {} OR request_id ~* {})",
-                Box::new(at_word_start(q)),
-            );
-        }
-    }
-    // A literal, not a parameter (one of three fixed words): the planner then sees that
-    // `denied` and `failed` are covered by the index of unsuccessful events (0009).
-    if let Some(o) = outcome {
-        clauses.push(format!("outcome = '{o}'"));
-    }
-    if let Some(c) = cursor {
-        params.push(Box::new(c.at));
-        params.push(Box::new(c.seq));
-        let n = params.len();
-        clauses.push(format!("(at, seq) < (${}, ${n})", n - 1));
-    }
-    (clauses, params)
-}
-
-/// The parameters' references, as the driver takes them.
-fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
-    params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect()
-}
-
-/// A regular expression for `q` where it starts a word: what comes before it is the start of
-/// the text or neither a letter nor a digit. ASCII punctuation in `q` is escaped (a backslash
-/// before it means the character itself); nothing else is special.
-fn at_word_start(q: &str) -> String {
-    let mut re = String::from("(^|[^[:alnum:]])");
-    for c in q.chars() {
-        if c.is_ascii_punctuation() {
-            re.push('\\');
-        }
-        re.push(c);
-    }
-    re
-}
-
-/// The statement counting the events of `filter` (without `q`; the parameters are those of
-/// `conditions(filter, None)`). Successes, most of the log and without an index of their own,
-/// are counted as all the events the other conditions match less the unsuccessful ones.
-fn count_sql(filter: &AuditFilter) -> String {
-    if filter.outcome != Some(Outcome::Success) {
-        let (clauses, _) = conditions(filter, None);
-        return format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
-    }
-    let any = AuditFilter {
-        outcome: None,
-        ..filter.clone()
-    };
-    let (mut clauses, _) = conditions(&any, None);
-    let all = format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
-    clauses.push("outcome <> 'success'".to_owned());
-    let unsuccessful = format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
-    format!("SELECT ({all}) - ({unsuccessful})")
-}
-
-/// `WHERE ...` for conditions (empty for none).
-fn where_sql(clauses: &[String]) -> String {
-    if clauses.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", clauses.join(" AND "))
-    }
-}
-
-/// For `q`: matches are counted up to 1,000 past the page (`total` is exact below it), and
-/// for no longer than 50 ms once the page is found (a word in one event of hundreds, such as
-/// an address, would otherwise mean reading hundreds of thousands of events for the count).
-fn text_counting(skip: usize, take: usize) -> text::Counting {
-    text::Counting {
-        limit: (skip + take).max(1_000),
-        time: Some(std::time::Duration::from_millis(50)),
-    }
-}
-
-/// Whether a filter's text search has words (and so goes through `audit_text`).
-fn text_words(f: &AuditFilter) -> Option<Vec<(String, bool)>> {
-    let words = audit::search_words(f.text.as_deref()?);
-    (!words.is_empty()).then_some(words)
-}
-
-/// A read-only transaction for a text search, without JIT: PostgreSQL would compile the
-/// per-span statement (its estimate is high, the spans being unknown to the planner), which
-/// takes 10 to 40 ms, longer than running it. Rolled back when dropped.
-async fn text_search(
-    c: &mut deadpool_postgres::Object,
-) -> Result<deadpool_postgres::Transaction<'_>, AuditError> {
-    let tx = c
-        .build_transaction()
-        .read_only(true)
-        .start()
-        .await
-        .map_err(unavailable)?;
-    tx.batch_execute("SET LOCAL jit = off")
-        .await
-        .map_err(unavailable)?;
-    Ok(tx)
-}
-
-/// Events by `seq`, newest first.
-async fn by_seq(
-    c: &impl tokio_postgres::GenericClient,
-    seqs: &[i64],
-) -> Result<Vec<StoredEvent>, AuditError> {
-    if seqs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = c
-        .query(
-            &format!(
-                "SELECT {COLUMNS} FROM audit_events WHERE seq = ANY($1) \
-                 ORDER BY at DESC, seq DESC"
-            ),
-            &[&seqs],
-        )
-        .await
-        .map_err(unavailable)?;
-    rows.iter().map(from_row).collect()
 }
 
 #[async_trait]
@@ -574,206 +406,6 @@ impl AuditStore for PgAuditStore {
         })
     }
 }
-
-/// Events are written with `COPY ... FROM STDIN` in PostgreSQL's binary format: no SQL to
-/// parse or plan per batch and no text to convert, so a stored event costs the server about a
-/// third less CPU than the multi-row `INSERT ... SELECT unnest(...)` this replaced (measured:
-/// 49 against 31 µs per event in batches of 25, with every index).
-const COPY: &str = "COPY audit_events (id, at, actor_type, actor_id, key_id, action, tool_name, \
-    db_config_id, tables, outcome, error, duration_ms, row_count, truncated, request_id, \
-    client_addr, user_agent, arguments, prev_hash, hash) FROM STDIN (FORMAT binary)";
-
-/// The types of `COPY`'s columns, in order: binary rows must match the table exactly.
-const COPY_TYPES: [Type; 20] = [
-    Type::UUID,
-    Type::TIMESTAMPTZ,
-    Type::TEXT,
-    Type::TEXT,
-    Type::UUID,
-    Type::TEXT,
-    Type::TEXT,
-    Type::UUID,
-    Type::TEXT_ARRAY,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT8,
-    Type::INT8,
-    Type::BOOL,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::BYTEA,
-    Type::BYTEA,
-];
-
-/// A pooled connection that is closed instead of returned to the pool when dropped: an append
-/// that failed or was cancelled half-way may have left it inside a transaction, holding the
-/// chain's lock.
-struct Detached(Option<deadpool_postgres::Object>);
-
-impl Drop for Detached {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            drop(deadpool_postgres::Object::take(c));
-        }
-    }
-}
-
-/// The newest event's hash: the chain goes on from it.
-const LAST_HASH: &str = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1";
-
-/// Which of a batch's events are stored already ($1: the batch's earliest time, $2: its ids):
-/// an earlier attempt at the batch may have committed although its answer was lost. Only
-/// events since the batch's earliest are read, through the time index. Events are skipped by
-/// id only after a failure, so only then is this read.
-const STORED: &str = "SELECT id FROM audit_events WHERE at >= $1 AND id = ANY($2)";
-
-/// Appends `events` to the chain in one transaction, in two round trips (four after a failure,
-/// see `unsure`): `BEGIN` with the
-/// chain's lock, the read of the last hash and the start of the `COPY` are pipelined, then the
-/// rows (hashed from the last hash) and `COMMIT`. PostgreSQL runs pipelined statements one after
-/// the other, and in READ COMMITTED (asked for, whatever the server's default) the read takes
-/// its snapshot when it starts, so the last hash is read under the lock. With `unsure` (an
-/// earlier attempt failed), the events stored already are looked up under the lock first, and
-/// left out. On an error the connection may be left inside a transaction.
-async fn append_in(
-    c: &deadpool_postgres::ClientWrapper,
-    events: &[AuditEvent],
-    unsure: bool,
-) -> Result<(), AuditError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    // Prepared before the transaction begins (once per connection): a round trip spent
-    // preparing would otherwise be spent holding the chain's lock.
-    let copy = c.prepare_cached(COPY).await.map_err(unavailable)?;
-    let last_hash = c.prepare_cached(LAST_HASH).await.map_err(unavailable)?;
-    let add_words = c.prepare_cached(ADD_WORDS).await.map_err(unavailable)?;
-    // Worked out before the lock is taken (again after it, should some events be stored).
-    let mut summary = Summary::of(events.iter());
-    let begin =
-        format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({CHAIN_LOCK})");
-    // `join` polls in order, so the lock is sent before the read, and the read before the copy.
-    let (last, found, sink) = if unsure {
-        let (locked, last) =
-            futures_util::future::join(c.batch_execute(&begin), c.query_opt(&last_hash, &[])).await;
-        locked.map_err(unavailable)?;
-        let last = last.map_err(unavailable)?;
-        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-        let earliest = events.iter().map(|e| e.at).min();
-        // Not a cached statement: planned for these values, it reads the time index from
-        // `earliest` on (a generic plan would read the whole table).
-        let found: HashSet<uuid::Uuid> = c
-            .query(STORED, &[&earliest, &ids])
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        if events.iter().all(|e| found.contains(&e.id)) {
-            return c.batch_execute("COMMIT").await.map_err(unavailable);
-        }
-        if !found.is_empty() {
-            summary = Summary::of(events.iter().filter(|e| !found.contains(&e.id)));
-        }
-        let sink = c.copy_in(&copy).await.map_err(unavailable)?;
-        (last, found, sink)
-    } else {
-        let (locked, last, sink) = futures_util::future::join3(
-            c.batch_execute(&begin),
-            c.query_opt(&last_hash, &[]),
-            c.copy_in(&copy),
-        )
-        .await;
-        locked.map_err(unavailable)?;
-        (
-            last.map_err(unavailable)?,
-            HashSet::new(),
-            sink.map_err(unavailable)?,
-        )
-    };
-    let mut prev = match last {
-        Some(row) => hash32(row.get(0), "hash")?,
-        None => GENESIS,
-    };
-    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-    pin_mut!(writer);
-    for e in events.iter().filter(|e| !found.contains(&e.id)) {
-        let hash = chain_hash(&prev, e);
-        let (duration, rows) = (to_i64(e.duration_ms), to_i64(e.row_count));
-        writer
-            .as_mut()
-            .write(&[
-                &e.id,
-                &e.at,
-                &e.actor_type.as_str(),
-                &e.actor_id,
-                &e.key_id,
-                &e.action,
-                &e.tool_name,
-                &e.db_config_id,
-                &e.tables,
-                &e.outcome.as_str(),
-                &e.error,
-                &duration,
-                &rows,
-                &e.truncated,
-                &e.request_id,
-                &e.client_addr,
-                &e.user_agent,
-                &e.arguments,
-                &&prev[..],
-                &&hash[..],
-            ])
-            .await
-            .map_err(write_error)?;
-        prev = hash;
-    }
-    // The connection sends the batch's words and `COMMIT` only after the copy's end. Should the
-    // copy fail before it ends, `try_join3` returns at once: the writer, dropped, ends the copy
-    // with CopyFail, the queued statements fail or roll back, and the caller closes the
-    // connection. The words are Sluice's own data, so an error storing them is an outage to
-    // wait out, never a reason to leave events out.
-    let Summary {
-        at_min,
-        at_max,
-        words,
-    } = summary;
-    futures_util::future::try_join3(
-        writer.finish().map_err(write_error),
-        c.execute(&add_words, &[&at_min, &at_max, &words])
-            .map_err(unavailable),
-        c.batch_execute("COMMIT").map_err(unavailable),
-    )
-    .await
-    .map(|_| ())
-}
-
-/// Stores a batch's words with its time span (see migration 0008).
-const ADD_WORDS: &str = "INSERT INTO audit_word_batches (at_min, at_max, words) \
-    VALUES ($1, $2, array_to_tsvector($3::text[]))";
-
-/// What a batch adds to `audit_word_batches`.
-struct Summary {
-    at_min: OffsetDateTime,
-    at_max: OffsetDateTime,
-    /// [`text::EVERY`] alone when the batch has too many to keep.
-    words: Vec<String>,
-}
-
-impl Summary {
-    /// `events` must not be empty.
-    fn of<'a>(events: impl Iterator<Item = &'a AuditEvent> + Clone) -> Self {
-        let at = events.clone().map(|e| e.at);
-        Self {
-            at_min: at.clone().min().unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            at_max: at.max().unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            words: audit::batch_words(events).unwrap_or_else(|| vec![text::EVERY.to_owned()]),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::refuses_data;

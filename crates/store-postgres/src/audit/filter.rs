@@ -1,0 +1,178 @@
+//! Searching the log: a filter's SQL conditions and count, and what a text search (`q`) needs.
+
+use audit::{AuditError, AuditFilter, Cursor, Outcome, StoredEvent};
+use tokio_postgres::types::ToSql;
+
+use super::{COLUMNS, from_row, text, unavailable};
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// A filter's conditions (to be joined with `AND`), with their parameters; with a cursor, only
+/// events after it (newest first).
+pub(super) fn conditions(f: &AuditFilter, cursor: Option<Cursor>) -> (Vec<String>, Vec<Param>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    // `{}` in `clause` is this value's parameter number.
+    let mut add = |clause: &str, value: Param| {
+        params.push(value);
+        clauses.push(clause.replace("{}", &format!("${}", params.len())));
+    };
+    if let Some(k) = f.key_id {
+        add("key_id = {}", Box::new(k));
+    }
+    if let Some(t) = &f.tool_name {
+        add("tool_name = {}", Box::new(t.clone()));
+    }
+    if let Some(a) = &f.action {
+        add("action = {}", Box::new(a.clone()));
+    }
+    let outcome = f.outcome.map(|o| o.as_str());
+    if let Some(from) = f.from {
+        add("at >= {}", Box::new(from));
+    }
+    if let Some(to) = f.to {
+        add("at < {}", Box::new(to));
+    }
+    if let Some(q) = &f.text {
+        // `q` as written in the searchable fields, where it starts at the start of a word when
+        // it starts with a letter or digit (a cheap `ILIKE` first, then the word's start). Where
+        // `q` has words, the search reads only the events of batches holding them (`text`).
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        add(
+            "(action ILIKE {} OR tool_name ILIKE {} OR error ILIKE {} OR actor_id ILIKE {} \
+             OR array_to_string(tables, ' ') ILIKE {} OR arguments ILIKE {} \
+             OR client_addr ILIKE {} OR user_agent ILIKE {} OR request_id ILIKE {})",
+            Box::new(pattern),
+        );
+        if q.starts_with(char::is_alphanumeric) {
+            add(
+                "(action ~* {} OR tool_name ~* {} OR error ~* {} OR actor_id ~* {} \
+                 OR array_to_string(tables, ' ') ~* {} OR arguments ~* {} \
+                 OR client_addr ~* {} OR user_agent ~* {} OR request_id ~* {})",
+                Box::new(at_word_start(q)),
+            );
+        }
+    }
+    // A literal, not a parameter (one of three fixed words): the planner then sees that
+    // `denied` and `failed` are covered by the index of unsuccessful events (0009).
+    if let Some(o) = outcome {
+        clauses.push(format!("outcome = '{o}'"));
+    }
+    if let Some(c) = cursor {
+        params.push(Box::new(c.at));
+        params.push(Box::new(c.seq));
+        let n = params.len();
+        clauses.push(format!("(at, seq) < (${}, ${n})", n - 1));
+    }
+    (clauses, params)
+}
+
+/// The parameters' references, as the driver takes them.
+pub(super) fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// A regular expression for `q` where it starts a word: what comes before it is the start of
+/// the text or neither a letter nor a digit. ASCII punctuation in `q` is escaped (a backslash
+/// before it means the character itself); nothing else is special.
+fn at_word_start(q: &str) -> String {
+    let mut re = String::from("(^|[^[:alnum:]])");
+    for c in q.chars() {
+        if c.is_ascii_punctuation() {
+            re.push('\\');
+        }
+        re.push(c);
+    }
+    re
+}
+
+/// The statement counting the events of `filter` (without `q`; the parameters are those of
+/// `conditions(filter, None)`). Successes, most of the log and without an index of their own,
+/// are counted as all the events the other conditions match less the unsuccessful ones.
+pub(super) fn count_sql(filter: &AuditFilter) -> String {
+    if filter.outcome != Some(Outcome::Success) {
+        let (clauses, _) = conditions(filter, None);
+        return format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
+    }
+    let any = AuditFilter {
+        outcome: None,
+        ..filter.clone()
+    };
+    let (mut clauses, _) = conditions(&any, None);
+    let all = format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
+    clauses.push("outcome <> 'success'".to_owned());
+    let unsuccessful = format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
+    format!("SELECT ({all}) - ({unsuccessful})")
+}
+
+/// `WHERE ...` for conditions (empty for none).
+pub(super) fn where_sql(clauses: &[String]) -> String {
+    if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    }
+}
+
+/// For `q`: matches are counted up to 1,000 past the page (`total` is exact below it), and
+/// for no longer than 50 ms once the page is found (a word in one event of hundreds, such as
+/// an address, would otherwise mean reading hundreds of thousands of events for the count).
+pub(super) fn text_counting(skip: usize, take: usize) -> text::Counting {
+    text::Counting {
+        limit: (skip + take).max(1_000),
+        time: Some(std::time::Duration::from_millis(50)),
+    }
+}
+
+/// Whether a filter's text search has words (and so goes through `audit_text`).
+pub(super) fn text_words(f: &AuditFilter) -> Option<Vec<(String, bool)>> {
+    let words = audit::search_words(f.text.as_deref()?);
+    (!words.is_empty()).then_some(words)
+}
+
+/// A read-only transaction for a text search, without JIT: PostgreSQL would compile the
+/// per-span statement (its estimate is high, the spans being unknown to the planner), which
+/// takes 10 to 40 ms, longer than running it. Rolled back when dropped.
+pub(super) async fn text_search(
+    c: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, AuditError> {
+    let tx = c
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(unavailable)?;
+    tx.batch_execute("SET LOCAL jit = off")
+        .await
+        .map_err(unavailable)?;
+    Ok(tx)
+}
+
+/// Events by `seq`, newest first.
+pub(super) async fn by_seq(
+    c: &impl tokio_postgres::GenericClient,
+    seqs: &[i64],
+) -> Result<Vec<StoredEvent>, AuditError> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM audit_events WHERE seq = ANY($1) \
+                 ORDER BY at DESC, seq DESC"
+            ),
+            &[&seqs],
+        )
+        .await
+        .map_err(unavailable)?;
+    rows.iter().map(from_row).collect()
+}
