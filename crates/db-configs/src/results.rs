@@ -157,6 +157,8 @@ pub fn decimal(text: &str) -> Value {
     if plain_notation
         && significant <= 15
         && let Ok(x) = plain.parse::<f64>()
+        // Below the normal range a double keeps fewer digits, and a tiny value reads as 0.
+        && (x.is_normal() || significant == 0)
         && let Some(n) = Number::from_f64(x)
     {
         return Value::Number(n);
@@ -217,6 +219,9 @@ mod tests {
             json!("0.1234567890123456789")
         );
         assert_eq!(decimal("1E+5"), json!("1E+5"));
+        // Past a double's range: the exact text, never 0.
+        let tiny = format!("0.{}1", "0".repeat(400));
+        assert_eq!(decimal(&tiny), json!(tiny));
     }
 
     #[test]

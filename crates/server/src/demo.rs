@@ -129,7 +129,10 @@ pub const ACTOR: &str = "sluice demo";
 /// Records one of the demo's changes in the audit log, as the REST API records an
 /// administrator's. A failure is said on standard error and stops nothing: the change is made
 /// (and a new key's value must still be shown).
-async fn record(audit: &dyn AuditStore, action: &str, edit: impl FnOnce(&mut AuditEvent)) {
+async fn record(audit: Option<&dyn AuditStore>, action: &str, edit: impl FnOnce(&mut AuditEvent)) {
+    let Some(audit) = audit else {
+        return;
+    };
     let mut e = AuditEvent::new(ActorType::System, action, Outcome::Success);
     e.actor_id = Some(ACTOR.to_owned());
     edit(&mut e);
@@ -140,7 +143,8 @@ async fn record(audit: &dyn AuditStore, action: &str, edit: impl FnOnce(&mut Aud
 }
 
 /// Sets up the demo: the file under `data_dir`, the connection, its semantic layer, a key.
-/// Each change is in the audit log, by the `system` actor `sluice demo`.
+/// Each change is in the audit log (`audit`; `None` when auditing is off), by the `system`
+/// actor `sluice demo`.
 ///
 /// # Errors
 /// The file, the metadata store or a service failed.
@@ -149,7 +153,7 @@ pub async fn set_up(
     db_configs: &DbConfigService,
     semantic: &SemanticService,
     keys: &KeyService,
-    audit: &dyn AuditStore,
+    audit: Option<&dyn AuditStore>,
 ) -> anyhow::Result<Demo> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;

@@ -132,8 +132,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let semantic = startup::semantic_service(&store, db_configs.clone());
             let keys = startup::key_service(&settings, &store, &master);
             let audit = store_postgres::PgAuditStore::new(&store);
+            let audit = settings
+                .audit
+                .enabled
+                .then_some(&audit as &dyn audit::AuditStore);
             let demo =
-                server::demo::set_up(&settings.data_dir, &db_configs, &semantic, &keys, &audit)
+                server::demo::set_up(&settings.data_dir, &db_configs, &semantic, &keys, audit)
                     .await?;
             println!(
                 "demo database: {} ({})",
@@ -188,7 +192,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         );
                     }
                     // As the REST API records an administrator's sign-up, by the system; after
-                    // the password is shown, so that a failure here cannot lose it.
+                    // the password is shown, and a failure only warns: the administrator exists,
+                    // and a set-up script must still get its password.
+                    if !settings.audit.enabled {
+                        return Ok(());
+                    }
                     let mut event = audit::AuditEvent::new(
                         audit::ActorType::System,
                         "auth.admin.created",
@@ -198,9 +206,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     event.arguments = Some(
                         serde_json::json!({"username": user.username.to_string()}).to_string(),
                     );
-                    audit::AuditStore::append(&store_postgres::PgAuditStore::new(&store), &[event])
-                        .await
-                        .context("the administrator was created, but not recorded in the audit log")
+                    let store = store_postgres::PgAuditStore::new(&store);
+                    if let Err(e) = audit::AuditStore::append(&store, &[event]).await {
+                        tracing::warn!(error = %e, "the new administrator is not in the audit log");
+                        eprintln!("warning: the new administrator is not in the audit log: {e}");
+                    }
+                    Ok(())
                 }
                 Err(accounts::AccountsError::SignUpClosed) if if_first => {
                     println!("an administrator already exists; none was created");

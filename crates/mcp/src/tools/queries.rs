@@ -104,12 +104,7 @@ pub async fn explain_query(
     let tables = plan.tables.clone();
     // A view's plan is its definition: the tables under it (which the key may not be granted),
     // their columns and the view's own conditions. Only the estimates are shown for it.
-    let over_view = grant.visible.iter().any(|t| {
-        t.kind == db_configs::RelationKind::View
-            && tables
-                .iter()
-                .any(|name| name.split_once('.') == Some((t.schema.as_str(), t.name.as_str())))
-    });
+    let over_view = plan.reads_view;
     let mut outcome = match grant.reader.explain(&plan.statement, limits.timeout).await {
         Ok(explained) => ToolOutcome::ok(&json!({
             "sql": plan.statement.sql,

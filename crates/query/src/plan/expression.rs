@@ -59,6 +59,10 @@ pub(super) fn shown_value(v: &SqlValue) -> String {
     }
 }
 
+/// The smallest number taken as a Unix time against a SQLite `DATETIME` column: 1973-03-03 in
+/// seconds.
+const UNIX_TIME_FROM: u64 = 100_000_000;
+
 impl<'c> Planner<'c> {
     /// Renders an expression; returns the kind of value it holds.
     pub(super) fn expression(
@@ -142,12 +146,16 @@ impl<'c> Planner<'c> {
         path: impl FnOnce() -> String,
         context: impl FnOnce() -> String,
     ) -> Result<ValueType, QueryError> {
-        // SQLite has no date type: a DATETIME column may hold Unix times (or Julian days),
-        // which compare with numbers as numbers.
-        if kind.is_temporal()
-            && self.dialect() == Dialect::Sqlite
-            && matches!(value, SqlValue::Int(_) | SqlValue::Float(_))
-        {
+        // SQLite has no date type: a DATETIME column may hold Unix times, which compare with
+        // numbers as numbers. Only numbers that can be one (from 1973 on, in seconds or
+        // milliseconds) are taken: a year (`2024`) is a mistake against ISO text, where every
+        // number sorts before every text, and is refused with the hint below.
+        let unix_time = match value {
+            SqlValue::Int(n) => n.unsigned_abs() >= UNIX_TIME_FROM,
+            SqlValue::Float(x) => x.abs() >= UNIX_TIME_FROM as f64,
+            _ => false,
+        };
+        if kind.is_temporal() && self.dialect() == Dialect::Sqlite && unix_time {
             self.r.bind(value.clone());
             return Ok(kind);
         }

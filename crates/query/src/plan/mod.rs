@@ -27,6 +27,8 @@ pub struct Plan {
     /// Every table the statement reads, resolved, as `schema.table` in the catalog's
     /// spelling, each once, in the order the query names them. CTE names are not in it.
     pub tables: Vec<String>,
+    /// Whether one of them is a view (whose plan would show its definition).
+    pub reads_view: bool,
 }
 
 /// Checks `query` against `catalog` (every table and column must be in it) and renders it for
@@ -76,6 +78,7 @@ pub fn plan_for(
         engine: *engine,
         r: Renderer::new(engine.dialect()),
         tables: Vec::new(),
+        reads_view: false,
         ctx: Ctx::SELECT,
         groups: Vec::new(),
         unchecked: 0,
@@ -88,6 +91,7 @@ pub fn plan_for(
     Ok(Plan {
         statement: planner.r.finish(),
         tables: planner.tables,
+        reads_view: planner.reads_view,
     })
 }
 
@@ -145,6 +149,7 @@ struct Planner<'c> {
     engine: Engine,
     r: Renderer,
     tables: Vec<String>,
+    reads_view: bool,
     ctx: Ctx,
     /// The grouping of each query being planned, innermost last.
     groups: Vec<grouping::GroupFrame>,
@@ -195,6 +200,7 @@ impl<'c> Planner<'c> {
 
     /// Notes a table the statement reads.
     fn note(&mut self, table: &db_configs::TableInfo) {
+        self.reads_view |= table.kind == db_configs::RelationKind::View;
         if !self.tables.iter().any(|t| is_qualified_name(table, t)) {
             self.tables.push(qualified_name(table));
         }

@@ -606,3 +606,32 @@ fn emulations_cannot_blow_up_the_statement() {
     assert_eq!(e.kind(), QueryErrorKind::TooLarge, "{e}");
     assert!(e.message().contains("too large"), "{e}");
 }
+
+/// A plan says when it reads a view, wherever the view is named (the caller then withholds
+/// the database's plan, which would show the view's definition).
+#[test]
+fn a_plan_says_whether_it_reads_a_view_anywhere() {
+    let mut tables = crate::corpus::tables();
+    let mut view = crate::corpus::table("sales.eu", "big_orders", &[("id", "integer")]);
+    view.kind = db_configs::RelationKind::View;
+    tables.push(view);
+    let catalog = Catalog::new(tables, crate::corpus::DEFAULT_SCHEMA);
+    let reads_view = |arguments: serde_json::Value| {
+        let query = Query::parse(&arguments).unwrap();
+        plan(&query, &catalog, Dialect::Postgres, MAX_ROWS)
+            .unwrap_or_else(|e| panic!("{arguments}: {e}"))
+            .reads_view
+    };
+    let view = "sales.eu.big_orders";
+    assert!(!reads_view(serde_json::json!({"tableName": "users"})));
+    assert!(reads_view(serde_json::json!({"tableName": view})));
+    assert!(reads_view(
+        serde_json::json!({"tableName": "users", "where": [{"field": "id", "op": "in", "subquery": {"tableName": view, "selectColumns": [{"field": "id"}]}}]})
+    ));
+    assert!(reads_view(
+        serde_json::json!({"with": [{"name": "v", "query": {"tableName": view}}], "tableName": "v"})
+    ));
+    assert!(reads_view(
+        serde_json::json!({"tableName": "users", "alias": "u", "joins": [{"type": "cross", "table": view, "alias": "b"}]})
+    ));
+}
