@@ -1,6 +1,6 @@
-//! `cargo bench -p query --features testing --bench plan`: the CPU cost of planning a structured query
-//! (`query::plan_for`, called as the `execute_query_safe` tool calls it) for PostgreSQL, the
-//! arguments parsed once beforehand. Two shapes: a filtered, ordered read of one table, and
+//! `cargo bench -p query --features testing --bench plan`: the CPU cost of parsing a structured
+//! query from its JSON arguments (`query::Query::parse`) and of planning it (`query::plan_for`,
+//! called as the `execute_query_safe` tool calls it) for PostgreSQL, each measured alone. Two shapes: a filtered, ordered read of one table, and
 //! the tool description's join with an aggregate. The catalog holds `public.orders` and
 //! `public.users` among 50 tables, with the types as PostgreSQL's `format_type` spells them.
 //! Prints microseconds per plan (the best of several rounds); asserts nothing.
@@ -63,28 +63,45 @@ fn catalog() -> query::Catalog {
     query::Catalog::new(tables, "public")
 }
 
-/// The best time of a plan of `arguments`, in microseconds.
-fn measure(arguments: &str, catalog: &query::Catalog, engine: &query::Engine) -> f64 {
-    let arguments: Value = serde_json::from_str(arguments).expect("valid JSON");
-    let parsed = query::Query::parse(&arguments).expect("a valid query");
-    query::plan_for(&parsed, catalog, engine, MAX_ROWS).expect("a plan");
+/// The best time of `f` over the rounds, in microseconds per call.
+fn best(mut f: impl FnMut()) -> f64 {
     (0..ROUNDS)
         .map(|_| {
             let started = Instant::now();
             for _ in 0..ITERATIONS {
-                let plan = query::plan_for(black_box(&parsed), catalog, engine, MAX_ROWS);
-                black_box(plan).expect("a plan");
+                f();
             }
             started.elapsed().as_secs_f64() * 1e6 / f64::from(ITERATIONS)
         })
         .fold(f64::INFINITY, f64::min)
 }
 
+/// The best times of parsing `arguments` (from the JSON value the request holds) and of
+/// planning the parsed query, in microseconds.
+fn measure(arguments: &str, catalog: &query::Catalog, engine: &query::Engine) -> (f64, f64) {
+    let arguments: Value = serde_json::from_str(arguments).expect("valid JSON");
+    let parsed = query::Query::parse(&arguments).expect("a valid query");
+    query::plan_for(&parsed, catalog, engine, MAX_ROWS).expect("a plan");
+    let parse = best(|| {
+        black_box(query::Query::parse(black_box(&arguments))).expect("a valid query");
+    });
+    let plan = best(|| {
+        black_box(query::plan_for(
+            black_box(&parsed),
+            catalog,
+            engine,
+            MAX_ROWS,
+        ))
+        .expect("a plan");
+    });
+    (parse, plan)
+}
+
 fn main() {
     let catalog = catalog();
     let engine = query::Engine::from(Provider::Postgresql);
     for (name, arguments) in [("filter", FILTER), ("join+aggregate", JOIN)] {
-        let micros = measure(arguments, &catalog, &engine);
-        println!("{name:>16}: {micros:.2} µs per plan");
+        let (parse, plan) = measure(arguments, &catalog, &engine);
+        println!("{name:>16}: {parse:.2} µs per parse, {plan:.2} µs per plan");
     }
 }
