@@ -6,10 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use audit::{ActorType, AuditEvent, AuditStore, Outcome};
+use audit::AuditStore;
 use db_configs::{DbConfigDraft, DbConfigService, ListFilter, Location, Provider};
 use keys::{KeyLimits, KeyService, NewKey};
 use semantic::{NotePatch, SemanticService, SemanticUpdate, TablePatch};
+
+use crate::startup::record_command_change;
 
 /// The connection's name.
 pub const CONNECTION: &str = "Demo shop";
@@ -126,22 +128,6 @@ pub fn write_shop(file: &Path) -> anyhow::Result<()> {
 /// The actor of the demo's changes in the audit log (a `system` actor).
 pub const ACTOR: &str = "sluice demo";
 
-/// Records one of the demo's changes in the audit log, as the REST API records an
-/// administrator's. A failure is said on standard error and stops nothing: the change is made
-/// (and a new key's value must still be shown).
-async fn record(audit: Option<&dyn AuditStore>, action: &str, edit: impl FnOnce(&mut AuditEvent)) {
-    let Some(audit) = audit else {
-        return;
-    };
-    let mut e = AuditEvent::new(ActorType::System, action, Outcome::Success);
-    e.actor_id = Some(ACTOR.to_owned());
-    edit(&mut e);
-    if let Err(err) = audit.append(&[e]).await {
-        tracing::warn!(error = %err, action, "a demo change is not in the audit log");
-        eprintln!("warning: {action} is not in the audit log: {err}");
-    }
-}
-
 /// Sets up the demo: the file under `data_dir`, the connection, its semantic layer, a key.
 /// Each change is in the audit log (`audit`; `None` when auditing is off), by the `system`
 /// actor `sluice demo`.
@@ -186,7 +172,7 @@ pub async fn set_up(
                 is_active: true,
             };
             let created = db_configs.create(draft, None).await?;
-            record(audit, "db.config.created", |e| {
+            record_command_change(audit, ACTOR, "db.config.created", |e| {
                 e.db_config_id = Some(created.id.as_uuid());
             })
             .await;
@@ -222,7 +208,7 @@ pub async fn set_up(
                 ],
             })
             .await?;
-        record(audit, "semantic.updated", |e| {
+        record_command_change(audit, ACTOR, "semantic.updated", |e| {
             e.db_config_id = Some(config.id.as_uuid());
         })
         .await;
@@ -245,7 +231,7 @@ pub async fn set_up(
             })
             .await?;
         let k = &issued.listing.key;
-        record(audit, "mcp.key.issued", |e| {
+        record_command_change(audit, ACTOR, "mcp.key.issued", |e| {
             e.key_id = Some(k.id.as_uuid());
             e.db_config_id = Some(k.db_config_id.as_uuid());
         })

@@ -131,14 +131,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db_configs = startup::db_config_service(&settings, &store, &master)?;
             let semantic = startup::semantic_service(&store, db_configs.clone());
             let keys = startup::key_service(&settings, &store, &master);
-            let audit = store_postgres::PgAuditStore::new(&store);
-            let audit = settings
-                .audit
-                .enabled
-                .then_some(&audit as &dyn audit::AuditStore);
-            let demo =
-                server::demo::set_up(&settings.data_dir, &db_configs, &semantic, &keys, audit)
-                    .await?;
+            let audit = startup::command_audit(&settings, &store);
+            let demo = server::demo::set_up(
+                &settings.data_dir,
+                &db_configs,
+                &semantic,
+                &keys,
+                audit.as_ref().map(|a| a as &dyn audit::AuditStore),
+            )
+            .await?;
             println!(
                 "demo database: {} ({})",
                 server::demo::CONNECTION,
@@ -191,26 +192,21 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                             "(shown once: keep it somewhere safe, or change it with POST /api/auth/change-password)"
                         );
                     }
-                    // As the REST API records an administrator's sign-up, by the system; after
-                    // the password is shown, and a failure only warns: the administrator exists,
-                    // and a set-up script must still get its password.
-                    if !settings.audit.enabled {
-                        return Ok(());
-                    }
-                    let mut event = audit::AuditEvent::new(
-                        audit::ActorType::System,
+                    // After the password is shown: a failure to record it only warns, and a
+                    // set-up script still gets the password.
+                    let audit = startup::command_audit(&settings, &store);
+                    startup::record_command_change(
+                        audit.as_ref().map(|a| a as &dyn audit::AuditStore),
+                        "sluice create-admin",
                         "auth.admin.created",
-                        audit::Outcome::Success,
-                    );
-                    event.actor_id = Some("sluice create-admin".to_owned());
-                    event.arguments = Some(
-                        serde_json::json!({"username": user.username.to_string()}).to_string(),
-                    );
-                    let store = store_postgres::PgAuditStore::new(&store);
-                    if let Err(e) = audit::AuditStore::append(&store, &[event]).await {
-                        tracing::warn!(error = %e, "the new administrator is not in the audit log");
-                        eprintln!("warning: the new administrator is not in the audit log: {e}");
-                    }
+                        |e| {
+                            e.arguments = Some(
+                                serde_json::json!({"username": user.username.to_string()})
+                                    .to_string(),
+                            );
+                        },
+                    )
+                    .await;
                     Ok(())
                 }
                 Err(accounts::AccountsError::SignUpClosed) if if_first => {

@@ -128,6 +128,36 @@ pub fn semantic_service(store: &PgStore, db_configs: DbConfigService) -> Semanti
     SemanticService::new(Arc::new(PgSemanticRepository::new(store)), db_configs)
 }
 
+/// The audit log a command (`sluice demo`, `sluice create-admin`) records its changes in:
+/// none when auditing is off.
+pub fn command_audit(settings: &Settings, store: &PgStore) -> Option<store_postgres::PgAuditStore> {
+    settings
+        .audit
+        .enabled
+        .then(|| store_postgres::PgAuditStore::new(store))
+}
+
+/// Records a change a command made, as the `system` actor `actor` (the command), as the REST
+/// API records an administrator's. A failure is said on standard error and stops nothing:
+/// the change is made, and a new secret must still be shown.
+pub async fn record_command_change(
+    audit: Option<&dyn audit::AuditStore>,
+    actor: &str,
+    action: &str,
+    edit: impl FnOnce(&mut audit::AuditEvent),
+) {
+    let Some(audit) = audit else {
+        return;
+    };
+    let mut e = audit::AuditEvent::new(audit::ActorType::System, action, audit::Outcome::Success);
+    e.actor_id = Some(actor.to_owned());
+    edit(&mut e);
+    if let Err(err) = audit.append(&[e]).await {
+        tracing::warn!(error = %err, action, "a command's change is not in the audit log");
+        eprintln!("warning: {action} is not in the audit log: {err}");
+    }
+}
+
 /// Follows the change feed: drops cached keys (and connections) that changed on any instance.
 fn spawn_change_feed(store: &PgStore, keys: KeyService, mcp: Arc<mcp::McpService>) {
     store.spawn_change_feed(move |event| match event {

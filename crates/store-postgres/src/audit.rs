@@ -179,7 +179,7 @@ impl AuditStore for PgAuditStore {
         let clause = where_sql(&clauses);
         let refs = refs(&params);
         let total: i64 = c
-            .query_one(&count_sql(filter), &refs)
+            .query_one(&count_sql(&clauses), &refs)
             .await
             .map_err(unavailable)?
             .get(0);

@@ -104,13 +104,12 @@ pub async fn explain_query(
     let tables = plan.tables.clone();
     // A view's plan is its definition: the tables under it (which the key may not be granted),
     // their columns and the view's own conditions. Only the estimates are shown for it.
-    let over_view = plan.reads_view;
     let mut outcome = match grant.reader.explain(&plan.statement, limits.timeout).await {
         Ok(explained) => ToolOutcome::ok(&json!({
             "sql": plan.statement.sql,
             "format": explained.format,
-            "plan": if over_view { Value::Null } else { explained.plan },
-            "planHidden": over_view.then_some(VIEW_PLAN_HIDDEN),
+            "plan": if plan.reads_view { Value::Null } else { explained.plan },
+            "planHidden": plan.reads_view.then_some(VIEW_PLAN_HIDDEN),
             "totalCost": explained.total_cost,
             "estimatedRows": explained.estimated_rows,
         })),

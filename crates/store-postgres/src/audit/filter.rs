@@ -61,7 +61,7 @@ pub(super) fn conditions(f: &AuditFilter, cursor: Option<Cursor>) -> (Vec<String
     // A literal, not a parameter (one of three fixed words): the planner then sees that
     // `denied` and `failed` are covered by the index of unsuccessful events (0009).
     if let Some(o) = outcome {
-        clauses.push(format!("outcome = '{o}'"));
+        clauses.push(outcome_clause(o));
     }
     if let Some(c) = cursor {
         params.push(Box::new(c.at));
@@ -94,22 +94,23 @@ fn at_word_start(q: &str) -> String {
     re
 }
 
-/// The statement counting the events of `filter` (without `q`; the parameters are those of
-/// `conditions(filter, None)`). Successes, most of the log and without an index of their own,
-/// are counted as all the events the other conditions match less the unsuccessful ones.
-pub(super) fn count_sql(filter: &AuditFilter) -> String {
-    if filter.outcome != Some(Outcome::Success) {
-        let (clauses, _) = conditions(filter, None);
-        return format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
+/// The condition on an outcome (`success`, `denied`, `failed`).
+fn outcome_clause(outcome: &str) -> String {
+    format!("outcome = '{outcome}'")
+}
+
+/// The statement counting the events that `clauses` (of [`conditions`], without a cursor)
+/// match, with the same parameters. Successes, most of the log and without an index of their
+/// own, are counted as all the events the other conditions match less the unsuccessful ones.
+pub(super) fn count_sql(clauses: &[String]) -> String {
+    let success = outcome_clause(Outcome::Success.as_str());
+    let mut others: Vec<String> = clauses.iter().filter(|c| **c != success).cloned().collect();
+    if others.len() == clauses.len() {
+        return format!("SELECT count(*) FROM audit_events {}", where_sql(clauses));
     }
-    let any = AuditFilter {
-        outcome: None,
-        ..filter.clone()
-    };
-    let (mut clauses, _) = conditions(&any, None);
-    let all = format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
-    clauses.push("outcome <> 'success'".to_owned());
-    let unsuccessful = format!("SELECT count(*) FROM audit_events {}", where_sql(&clauses));
+    let all = format!("SELECT count(*) FROM audit_events {}", where_sql(&others));
+    others.push("outcome <> 'success'".to_owned());
+    let unsuccessful = format!("SELECT count(*) FROM audit_events {}", where_sql(&others));
     format!("SELECT ({all}) - ({unsuccessful})")
 }
 
