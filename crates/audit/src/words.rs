@@ -9,6 +9,8 @@
 
 use std::collections::HashSet;
 
+use foldhash::fast::RandomState;
+
 use crate::AuditEvent;
 
 /// The longest word kept, in bytes (cut at a character boundary).
@@ -23,7 +25,11 @@ pub const MAX_BATCH_WORD_BYTES: usize = 256 * 1024;
 /// tool, error, actor, tables, arguments, client address, user agent and request id.
 #[must_use]
 pub fn batch_words<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Option<Vec<String>> {
-    let mut words: HashSet<String> = HashSet::new();
+    // foldhash rather than SipHash: this hashes every word of every event the server records.
+    let mut words: HashSet<String, RandomState> = HashSet::default();
+    // The texts read already: most events of a batch share their action, tool, actor, address
+    // and user agent, and a text read once has no new words.
+    let mut read: HashSet<&str, RandomState> = HashSet::default();
     let mut bytes = 0usize;
     for e in events {
         let fields = [
@@ -41,6 +47,9 @@ pub fn batch_words<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Opti
             .flatten()
             .chain(e.tables.iter().map(String::as_str))
         {
+            if !read.insert(text) {
+                continue;
+            }
             each_word(text, |w| {
                 if !words.contains(w) {
                     bytes += w.len();
@@ -90,7 +99,13 @@ fn each_word(text: &str, mut f: impl FnMut(&str)) {
         }
     };
     for c in chars {
-        if c.is_alphanumeric() {
+        if c.is_ascii_alphanumeric() {
+            if word.len() < MAX_WORD_BYTES {
+                word.push(c.to_ascii_lowercase());
+            }
+            continue;
+        }
+        if !c.is_ascii() && c.is_alphanumeric() {
             if word.len() + c.len_utf8() <= MAX_WORD_BYTES {
                 word.extend(c.to_lowercase());
             }

@@ -82,11 +82,16 @@ pub fn json_size(value: &Value) -> usize {
         Value::Null => 4,
         Value::Bool(true) => 4,
         Value::Bool(false) => 5,
-        Value::Number(n) => {
-            let mut c = Counter(0);
-            let _ = write!(c, "{n}");
-            c.0
-        }
+        // Integers are counted, not written (this runs for every value of every row).
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => decimal_digits(u),
+            (None, Some(i)) => 1 + decimal_digits(i.unsigned_abs()),
+            _ => {
+                let mut c = Counter(0);
+                let _ = write!(c, "{n}");
+                c.0
+            }
+        },
         Value::String(s) => string_size(s),
         Value::Array(items) => {
             2 + items.len().saturating_sub(1) + items.iter().map(json_size).sum::<usize>()
@@ -99,6 +104,11 @@ pub fn json_size(value: &Value) -> usize {
                     .sum::<usize>()
         }
     }
+}
+
+/// How many decimal digits `n` has.
+fn decimal_digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 fn string_size(s: &str) -> usize {
@@ -239,6 +249,11 @@ mod tests {
             json!(true),
             json!(false),
             json!(-12345),
+            json!(0),
+            json!(9),
+            json!(10),
+            json!(u64::MAX),
+            json!(i64::MIN),
             json!(1.25),
             json!("a \"quoted\" \\ line\n"),
             json!("\u{1}"),

@@ -217,7 +217,8 @@ fn numeric(raw: &[u8]) -> Option<String> {
     let scale = usize::from(r.u16()?);
     let mut digits = Vec::with_capacity(count);
     for _ in 0..count {
-        digits.push(r.i16()?);
+        // Base-10000 digits: anything else is no numeric.
+        digits.push(u16::try_from(r.i16()?).ok().filter(|d| *d <= 9999)?);
     }
     let mut out = String::with_capacity(8 + 4 * count + scale);
     match sign {
@@ -228,18 +229,18 @@ fn numeric(raw: &[u8]) -> Option<String> {
         0xF000 => return Some("-Infinity".into()),
         _ => return None,
     }
-    let digit = |i: i32| -> i16 {
+    let digit = |i: i32| -> u64 {
         usize::try_from(i)
             .ok()
             .and_then(|i| digits.get(i).copied())
-            .unwrap_or(0)
+            .map_or(0, u64::from)
     };
     if weight < 0 {
         out.push('0');
     } else {
-        let _ = write!(out, "{}", digit(0));
+        push_padded(&mut out, digit(0), 1);
         for i in 1..=weight {
-            let _ = write!(out, "{:04}", digit(i));
+            push_padded(&mut out, digit(i), 4);
         }
     }
     if scale > 0 {
@@ -247,7 +248,7 @@ fn numeric(raw: &[u8]) -> Option<String> {
         let start = out.len();
         let mut i = weight + 1;
         while out.len() - start < scale {
-            let _ = write!(out, "{:04}", digit(i));
+            push_padded(&mut out, digit(i), 4);
             i += 1;
         }
         out.truncate(start + scale);
@@ -286,34 +287,62 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// `value` in decimal, zero-padded to `width` digits (at most 20). Dates and times are
+/// written on every row read, and `write!` took more time than the rest of decoding them.
+fn push_padded(out: &mut String, value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let start = start.min(digits.len() - width.min(digits.len()));
+    for &d in &digits[start..] {
+        out.push(char::from(d));
+    }
+}
+
 /// `YYYY-MM-DD`; years past 9999 or before 1 (astronomical numbering: 0 is 1 BC) get a sign.
 fn push_date(out: &mut String, days_since_1970: i64) {
     let (y, m, d) = civil(days_since_1970);
-    let _ = match y {
-        0..=9999 => write!(out, "{y:04}-{m:02}-{d:02}"),
-        ..0 => write!(out, "-{:04}-{m:02}-{d:02}", -y),
-        _ => write!(out, "+{y}-{m:02}-{d:02}"),
-    };
+    match y {
+        0..=9999 => {}
+        ..0 => out.push('-'),
+        _ => out.push('+'),
+    }
+    push_padded(out, y.unsigned_abs(), 4);
+    out.push('-');
+    push_padded(out, u64::from(m), 2);
+    out.push('-');
+    push_padded(out, u64::from(d), 2);
 }
 
 /// `HH:MM:SS` with the fraction of a second, when there is one, trimmed of zeros.
 fn push_time(out: &mut String, micros: i64) {
-    let seconds = micros.div_euclid(1_000_000);
-    let fraction = micros.rem_euclid(1_000_000);
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    );
+    if micros < 0 {
+        out.push('-');
+    }
+    let micros = micros.unsigned_abs();
+    let seconds = micros / 1_000_000;
+    let fraction = micros % 1_000_000;
+    push_padded(out, seconds / 3600, 2);
+    out.push(':');
+    push_padded(out, seconds / 60 % 60, 2);
+    out.push(':');
+    push_padded(out, seconds % 60, 2);
     if fraction != 0 {
-        let mut digits = format!("{fraction:06}");
-        while digits.ends_with('0') {
-            digits.pop();
-        }
         out.push('.');
-        out.push_str(&digits);
+        let (mut fraction, mut width) = (fraction, 6);
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        push_padded(out, fraction, width);
     }
 }
 
@@ -461,6 +490,10 @@ mod tests {
             "12345678901234567890.123"
         );
         assert_eq!(n(0, 0xC000, 0, &[]), "NaN");
+        assert_eq!(n(1, 0, 0, &[7, 9]), "70009");
+        // A digit outside base 10000 is no numeric (never written as "-001").
+        assert_eq!(numeric(&numeric_bytes(0, 0, 0, &[10_000])), None);
+        assert_eq!(numeric(&numeric_bytes(0, 0, 0, &[-1])), None);
     }
 
     #[test]
@@ -476,6 +509,11 @@ mod tests {
         );
         // 24 November 4714 BC (year -4713), Julian day 0, is PostgreSQL's first day.
         assert_eq!(date(-2_451_545), "-4713-11-24");
+        assert_eq!(date(2_921_940), "+10000-01-01");
+        assert_eq!(
+            timestamp(43_200_000_001, "Z"),
+            "2000-01-01T12:00:00.000001Z"
+        );
         let mut t = String::new();
         push_time(&mut t, 13 * 3_600_000_000 + 5 * 60_000_000 + 7_000_250);
         assert_eq!(t, "13:05:07.00025");

@@ -46,20 +46,30 @@ const SESSION_CHANGERS: [&str; 6] = [
     "u&",
 ];
 
+/// Which bytes start a word of [`SESSION_CHANGERS`], in either case.
+const CHANGER_STARTS: [bool; 256] = {
+    let mut starts = [false; 256];
+    let mut i = 0;
+    while i < SESSION_CHANGERS.len() {
+        let first = SESSION_CHANGERS[i].as_bytes()[0];
+        starts[first.to_ascii_lowercase() as usize] = true;
+        starts[first.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    starts
+};
+
 /// Whether `sql` must run in a transaction of its own, rolled back, so that whatever it does
 /// to its session is undone.
 fn may_change_session(sql: &str) -> bool {
     let sql = sql.as_bytes();
-    // One pass, comparing only where a word's first letter is (this runs on every read).
+    // One pass, comparing words only where one could start (this runs on every read).
     (0..sql.len()).any(|i| {
-        let first = sql[i].to_ascii_lowercase();
-        SESSION_CHANGERS.iter().any(|word| {
-            let word = word.as_bytes();
-            word[0] == first
-                && sql
-                    .get(i..i + word.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(word))
-        })
+        CHANGER_STARTS[usize::from(sql[i])]
+            && SESSION_CHANGERS.iter().any(|word| {
+                sql.get(i..i + word.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+            })
     })
 }
 
@@ -440,6 +450,8 @@ mod tests {
             "SELECT query_to_xml('SELECT ' || 'x', true, true, '')",
             "SELECT U&\"s\\0065t_config\"('a', 'b', false)",
             "SELECT * FROM TS_STAT('SELECT v FROM docs')",
+            "select Ts_Rewrite('a'::tsquery, 'SELECT t, s FROM aliases')",
+            "SELECT u&\"x\"",
         ] {
             assert!(may_change_session(sql), "{sql}");
         }
