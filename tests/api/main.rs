@@ -6,6 +6,7 @@ mod audit_filters;
 mod audit_search;
 mod auth;
 mod cli;
+mod compression;
 mod db_configs;
 mod db_targets;
 mod errors;

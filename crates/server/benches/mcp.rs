@@ -426,12 +426,14 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, usize)>, String> {
     Ok(Some((status, end + 4, length)))
 }
 
-/// The HTTP request for the orders of `customer`.
+/// The HTTP request for the orders of `customer`, with the headers MCP clients send
+/// (`Accept-Encoding` as Python's httpx sends it by default).
 fn call_request(host: &str, key: &str, customer: u32) -> Vec<u8> {
     let body = call_body(customer);
     format!(
         "POST /mcp HTTP/1.1\r\nHost: {host}\r\nX-MCP-Server-Key: {key}\r\n\
-         Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nAccept-Encoding: gzip, deflate\r\n\
+         Content-Type: application/json\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     )

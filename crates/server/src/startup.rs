@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use accounts::{AuthPolicy, AuthService, LoginThrottle, ThrottlePolicy, TokenCodec};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, from_fn};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use async_trait::async_trait;
@@ -345,11 +345,13 @@ impl Application {
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(Compress::default())
                 .wrap(from_fn(http_api::request_context))
                 .configure(http_api::configure(state.clone()))
         })
         .shutdown_timeout(settings.http.shutdown_timeout_secs)
+        // A response written in pieces (compressed or streamed) otherwise waited for the
+        // client's delayed acknowledgement, up to 40 ms, before each piece after the first.
+        .tcp_nodelay(true)
         .workers(settings.http.worker_threads());
         if !handle_signals {
             server = server.disable_signals();

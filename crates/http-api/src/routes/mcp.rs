@@ -1,7 +1,10 @@
 //! `/mcp`: the MCP endpoint over Streamable HTTP. This adapter only moves headers and bytes
 //! between actix and the `mcp` service, and answers CORS preflights before any key is asked.
 
-use actix_web::http::header::{self, HeaderMap};
+use std::io::Write as _;
+use std::sync::Arc;
+
+use actix_web::http::header::{self, AcceptEncoding, Encoding, HeaderMap};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use mcp::{HttpMethod, McpBody, McpHttpRequest};
 
@@ -23,6 +26,44 @@ fn key(headers: &HeaderMap) -> Option<String> {
                 .then(|| token.trim().to_owned())
         })
     })
+}
+
+/// Responses at least this large are compressed for a client that accepts gzip; smaller ones
+/// go as they are. MCP clients ask for gzip by default (Python's httpx, Node's fetch), and for a
+/// result of a few kilobytes compressing cost more time than it saved (sent in pieces, off the
+/// worker thread, it made a call from the Python SDK thirteen times slower on loopback).
+pub const COMPRESS_FROM_BYTES: usize = 16 * 1024;
+
+/// Larger bodies are compressed on a blocking thread, not on the worker serving other calls.
+const COMPRESS_INLINE_UP_TO: usize = 256 * 1024;
+
+/// Whether the request's `Accept-Encoding` prefers gzip to no encoding at all.
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    req.get_header::<AcceptEncoding>().is_some_and(|accept| {
+        accept.negotiate([Encoding::gzip(), Encoding::identity()].iter()) == Some(Encoding::gzip())
+    })
+}
+
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(bytes)?;
+    encoder.finish()
+}
+
+/// `text` gzipped, or `None` should that fail (it cannot, writing to memory, short of the
+/// blocking threads being gone at shutdown; the text is then sent as it is).
+async fn gzipped(text: &Arc<String>) -> Option<Vec<u8>> {
+    let done = if text.len() <= COMPRESS_INLINE_UP_TO {
+        gzip(text.as_bytes())
+    } else {
+        let text = Arc::clone(text);
+        web::block(move || gzip(text.as_bytes())).await.ok()?
+    };
+    done.inspect_err(|e| tracing::warn!(error = %e, "could not compress an MCP response"))
+        .ok()
 }
 
 const ALLOWED_HEADERS: &str = "Content-Type, Accept, Authorization, X-MCP-Server-Key, \
@@ -83,10 +124,25 @@ pub(crate) async fn endpoint(
             .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "Mcp-Session-Id"));
     }
     out.insert_header((header::CACHE_CONTROL, "no-store"));
-    match response.body {
-        McpBody::Empty => out.finish(),
-        McpBody::Json(text) => out.content_type("application/json").body(text),
-        McpBody::EventStream(text) => out.content_type("text/event-stream").body(text),
+    let (content_type, text) = match response.body {
+        McpBody::Empty => return out.finish(),
+        McpBody::Json(text) => ("application/json", text),
+        McpBody::EventStream(text) => ("text/event-stream", text),
+    };
+    out.content_type(content_type);
+    if text.len() < COMPRESS_FROM_BYTES {
+        return out.body(text);
+    }
+    out.append_header((header::VARY, "Accept-Encoding"));
+    if !accepts_gzip(&req) {
+        return out.body(text);
+    }
+    let text = Arc::new(text);
+    match gzipped(&text).await {
+        Some(compressed) => out
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(compressed),
+        None => out.body(Arc::unwrap_or_clone(text)),
     }
 }
 
