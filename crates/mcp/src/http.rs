@@ -30,6 +30,9 @@ pub struct McpHttpRequest {
     /// `Mcp-Session-Id`.
     pub session_id: Option<String>,
     pub body: Vec<u8>,
+    /// `Some(limit)` when the body was larger than the `limit` bytes the server accepts: it was
+    /// not read (`body` is empty), and the request is answered 413.
+    pub oversized_body: Option<usize>,
     /// For the audit log: the client's address (proxies resolved), `User-Agent`, and the
     /// request id.
     pub client_addr: Option<String>,

@@ -345,6 +345,16 @@ impl McpService {
             )
             .with_header("Retry-After", secs.to_string());
         }
+        if let Some(limit) = request.oversized_body {
+            trace.deny("mcp.request.invalid", "request body too large");
+            return error_response(
+                413,
+                code::INVALID_REQUEST,
+                &format!(
+                    "the request body is larger than the {limit} bytes this server accepts; send a smaller request"
+                ),
+            );
+        }
         let message = match protocol::parse(&request.body) {
             Ok(m) => m,
             Err(r) => {

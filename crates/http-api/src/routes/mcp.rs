@@ -4,6 +4,8 @@
 use std::io::Write as _;
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
+
 use actix_web::http::header::{self, AcceptEncoding, Encoding, HeaderMap};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use mcp::{HttpMethod, McpBody, McpHttpRequest};
@@ -69,12 +71,43 @@ async fn gzipped(text: &Arc<String>) -> Option<Vec<u8>> {
 const ALLOWED_HEADERS: &str = "Content-Type, Accept, Authorization, X-MCP-Server-Key, \
     MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
 
+/// The body, read up to `limit` bytes: `Err(())` past it (the rest is left unread, and the
+/// connection is closed after the answer). A body cut short by the client is what arrived.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ()> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(());
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else { break };
+        if body.len() + chunk.len() > limit {
+            return Err(());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The MCP endpoint (JSON-RPC over Streamable HTTP).
 pub(crate) async fn endpoint(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let limit = state.settings.max_body_bytes;
+    let (body, oversized_body) = match read_body(&req, payload, limit).await {
+        Ok(body) => (body, None),
+        Err(()) => (Vec::new(), Some(limit)),
+    };
     let h = req.headers();
     let method = match *req.method() {
         actix_web::http::Method::POST => HttpMethod::Post,
@@ -94,7 +127,8 @@ pub(crate) async fn endpoint(
         mcp_method: text(h, "mcp-method"),
         mcp_name: text(h, "mcp-name"),
         session_id: text(h, "mcp-session-id"),
-        body: body.to_vec(),
+        body,
+        oversized_body,
         client_addr: Some(
             state
                 .settings

@@ -1,6 +1,7 @@
-//! Response compression as MCP clients meet it: they ask for gzip by default (Python's httpx,
-//! Node's fetch), `/mcp` compresses only results large enough to be worth it, and the REST API
-//! keeps compressing as before.
+//! `/mcp` over HTTP as clients meet it. Compression: clients ask for gzip by default (Python's
+//! httpx, Node's fetch), `/mcp` compresses only results large enough to be worth it, and the
+//! REST API keeps compressing as before. Body size: up to `http.max_body_bytes`, and past it a
+//! JSON-RPC error that the audit log records.
 
 use std::io::Read as _;
 
@@ -8,7 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Engine, McpAgent, SHOP_NOTE_CHARS, SHOP_NOTED_ORDERS, ShopTarget, TestApp, spawn_app,
+    Engine, McpAgent, PASSWORD, SHOP_NOTE_CHARS, SHOP_NOTED_ORDERS, ShopTarget, TestApp, spawn_app,
+    spawn_app_with,
 };
 
 /// What httpx sends unless told otherwise.
@@ -179,4 +181,111 @@ async fn the_rest_api_still_compresses_for_clients_that_ask() {
     })
     .unwrap();
     assert_eq!(problem["status"], 404, "{problem}");
+}
+
+/// A `tools/call` whose JSON text is at least `bytes` long (a long `in` list).
+fn call_of_size(orders: &str, bytes: usize) -> Value {
+    let values: Vec<u64> = (0..(bytes / 7) as u64).map(|i| 100_000 + i).collect();
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "execute_query_safe", "arguments": {"tableName": orders,
+            "where": [{"field": "id", "op": "in", "value": values}]}}});
+    assert!(body.to_string().len() >= bytes);
+    body
+}
+
+/// The audit events of `action`, once there are at least `at_least`.
+async fn audited(app: &TestApp, action: &str, at_least: usize) -> Vec<Value> {
+    let signed_in: Value = app.sign_in("admin", PASSWORD).await.json().await.unwrap();
+    let token = signed_in["accessToken"].as_str().unwrap();
+    for _ in 0..100 {
+        let page = app
+            .json(
+                Method::GET,
+                &format!("/api/audit?action={action}&pageSize=200"),
+                token,
+                None,
+            )
+            .await;
+        let items = page["items"].as_array().unwrap().clone();
+        if items.len() >= at_least {
+            return items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {at_least} {action} events");
+}
+
+#[tokio::test]
+async fn request_bodies_up_to_the_configured_size_are_taken_and_larger_ones_get_a_json_rpc_error() {
+    const LIMIT: usize = 600 * 1024;
+    let app = spawn_app_with(|s| s.http.max_body_bytes = LIMIT).await;
+    let (shop, key) = shop_agent(&app).await;
+    let agent = McpAgent { app: &app, key };
+    let orders = shop.qualified("orders");
+
+    // Past actix's own default of 256 KiB, within the configured limit: read and answered
+    // (the query bounds refuse so long a list, as a tool error the agent can act on).
+    let res = agent.post(&call_of_size(&orders, 400 * 1024), &[]).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], true, "{body}");
+
+    // Past the limit, with its length declared: 413 with a JSON-RPC error saying the limit.
+    let res = agent.post(&call_of_size(&orders, LIMIT + 1), &[]).await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(
+        header(&res, "content-type"),
+        Some("application/json"),
+        "{:?}",
+        res.headers()
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&LIMIT.to_string()), "{message}");
+
+    // Past the limit in chunks, its length unknown until read: the same.
+    let text = call_of_size(&orders, LIMIT + 1).to_string();
+    let mut request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {}\r\n\
+         Content-Type: application/json\r\nAccept: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        agent.key
+    )
+    .into_bytes();
+    for chunk in text.as_bytes().chunks(64 * 1024) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let answer = raw_exchange(&app, &request).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("-32600"), "{answer}");
+
+    // Both refusals are in the audit log, with the key that sent them.
+    let events = audited(&app, "mcp.request.invalid", 2).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    for e in &events {
+        assert_eq!(e["result"], "denied", "{e}");
+        assert_eq!(e["error"], "request body too large", "{e}");
+        assert!(e["keyId"].is_string(), "{e}");
+    }
+}
+
+/// Writes `request` on a new connection and reads until the server closes it (the request
+/// asks it to), or until what came looks like a whole response.
+async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before the whole body is sent: a failed write is fine.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    String::from_utf8_lossy(&answer).into_owned()
 }
