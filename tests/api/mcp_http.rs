@@ -289,3 +289,57 @@ async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
     .await;
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+/// Reads one response with a `Content-Length` from `stream`; `None` if the server closed it.
+async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .expect("a Content-Length");
+            if body.len() >= length {
+                return Some(text);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_idle_connection_outlives_the_clients_own_keep_alive() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app().await;
+    let (_shop, key) = shop_agent(&app).await;
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
+         Content-Type: application/json\r\nAccept: application/json\r\n\
+         Content-Length: {}\r\n\r\n{ping}",
+        ping.len()
+    );
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let first = read_response(&mut stream).await.expect("an answer");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // httpx reuses an idle connection for up to 5 s: the server must not close it sooner.
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let second = read_response(&mut stream)
+        .await
+        .expect("the connection is still open after 5.5 s idle");
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+}

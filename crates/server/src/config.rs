@@ -232,6 +232,10 @@ pub struct HttpSettings {
     pub workers: usize,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open. Longer than HTTP clients keep theirs
+    /// (httpx 5 s, Node 4 s), so the client closes an idle connection first: a server closing
+    /// it as the client reuses it fails that request (a `tools/call` is not retried).
+    pub keep_alive_secs: u64,
 }
 
 impl HttpSettings {
@@ -309,6 +313,7 @@ impl Default for HttpSettings {
             trusted_proxies: Vec::new(),
             workers: 0,
             shutdown_timeout_secs: 30,
+            keep_alive_secs: 75,
         }
     }
 }
@@ -470,6 +475,11 @@ impl Settings {
             (1024..=64 * 1024 * 1024).contains(&self.http.max_body_bytes),
             "http.max_body_bytes",
             "must be between 1 KiB and 64 MiB",
+        )?;
+        check(
+            (1..=3600).contains(&self.http.keep_alive_secs),
+            "http.keep_alive_secs",
+            "must be between 1 and 3600",
         )?;
         for p in &self.http.trusted_proxies {
             check(

@@ -352,6 +352,9 @@ impl Application {
         // A response written in pieces (compressed or streamed) otherwise waited for the
         // client's delayed acknowledgement, up to 40 ms, before each piece after the first.
         .tcp_nodelay(true)
+        .keep_alive(std::time::Duration::from_secs(
+            settings.http.keep_alive_secs,
+        ))
         .workers(settings.http.worker_threads());
         if !handle_signals {
             server = server.disable_signals();
