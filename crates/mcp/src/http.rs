@@ -30,14 +30,22 @@ pub struct McpHttpRequest {
     /// `Mcp-Session-Id`.
     pub session_id: Option<String>,
     pub body: Vec<u8>,
-    /// `Some(limit)` when the body was larger than the `limit` bytes the server accepts: it was
-    /// not read (`body` is empty), and the request is answered 413.
-    pub oversized_body: Option<usize>,
+    /// Why the body could not be taken (`body` is then empty): the request is refused.
+    pub body_error: Option<BodyError>,
     /// For the audit log: the client's address (proxies resolved), `User-Agent`, and the
     /// request id.
     pub client_addr: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+}
+
+/// A request body the transport could not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Larger than the `limit` bytes the server accepts (after decompression): 413.
+    TooLarge { limit: usize },
+    /// Cut short, badly framed or badly compressed: 400.
+    Unreadable,
 }
 
 /// The body of a response.

@@ -10,7 +10,7 @@ mod stats;
 mod tools;
 mod trace;
 
-pub use http::{HttpMethod, McpBody, McpHttpRequest, McpHttpResponse};
+pub use http::{BodyError, HttpMethod, McpBody, McpHttpRequest, McpHttpResponse};
 pub use ratelimit::RateLimiter;
 pub use service::{McpService, McpSettings};
 pub use stats::{BUCKETS, Histogram, McpStats, label};

@@ -234,7 +234,7 @@ mod tests {
             mcp_name: name.map(str::to_owned),
             session_id: None,
             body: Vec::new(),
-            oversized_body: None,
+            body_error: None,
             client_addr: None,
             user_agent: None,
             request_id: None,

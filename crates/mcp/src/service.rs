@@ -15,7 +15,8 @@ use crate::protocol::{self, Era, MODERN_VERSION, Message, Refusal, code};
 use crate::stats::McpStats;
 use crate::trace::{Trace, key_prefix};
 use crate::{
-    Grant, HttpMethod, McpBody, McpHttpRequest, McpHttpResponse, RateLimiter, ToolOutcome, tools,
+    BodyError, Grant, HttpMethod, McpBody, McpHttpRequest, McpHttpResponse, RateLimiter,
+    ToolOutcome, tools,
 };
 
 /// Settings of the endpoint.
@@ -345,15 +346,26 @@ impl McpService {
             )
             .with_header("Retry-After", secs.to_string());
         }
-        if let Some(limit) = request.oversized_body {
-            trace.deny("mcp.request.invalid", "request body too large");
-            return error_response(
-                413,
-                code::INVALID_REQUEST,
-                &format!(
-                    "the request body is larger than the {limit} bytes this server accepts; send a smaller request"
-                ),
-            );
+        match request.body_error {
+            None => {}
+            Some(BodyError::TooLarge { limit }) => {
+                trace.deny("mcp.request.invalid", "request body too large");
+                return error_response(
+                    413,
+                    code::INVALID_REQUEST,
+                    &format!(
+                        "the request body is larger than the {limit} bytes this server accepts; send a smaller request"
+                    ),
+                );
+            }
+            Some(BodyError::Unreadable) => {
+                trace.deny("mcp.request.invalid", "request body unreadable");
+                return error_response(
+                    400,
+                    code::PARSE_ERROR,
+                    "the request body could not be read (cut short, badly framed or badly compressed)",
+                );
+            }
         }
         let message = match protocol::parse(&request.body) {
             Ok(m) => m,

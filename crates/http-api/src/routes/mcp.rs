@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 
+use actix_web::dev::Decompress;
 use actix_web::http::header::{self, AcceptEncoding, Encoding, HeaderMap};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
-use mcp::{HttpMethod, McpBody, McpHttpRequest};
+use mcp::{BodyError, HttpMethod, McpBody, McpHttpRequest};
 
 use crate::AppState;
 
@@ -71,26 +72,31 @@ async fn gzipped(text: &Arc<String>) -> Option<Vec<u8>> {
 const ALLOWED_HEADERS: &str = "Content-Type, Accept, Authorization, X-MCP-Server-Key, \
     MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
 
-/// The body, read up to `limit` bytes: `Err(())` past it (the rest is left unread, and the
-/// connection is closed after the answer). A body cut short by the client is what arrived.
+/// The body, decompressed as its `Content-Encoding` says, read up to `limit` bytes (after
+/// decompression, so a small compressed body cannot expand past it). Past the limit the rest is
+/// left unread: actix closes a connection whose declared body was not read, and reads and drops
+/// the rest of a chunked one.
 async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
-) -> Result<Vec<u8>, ()> {
+) -> Result<Vec<u8>, BodyError> {
+    let too_large = BodyError::TooLarge { limit };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(());
+        return Err(too_large);
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    let mut payload = Decompress::from_headers(payload.into_inner(), req.headers());
+    // Grown as data arrives: a declared length alone reserves no more than this.
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(64 * 1024));
     while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else { break };
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
         if body.len() + chunk.len() > limit {
-            return Err(());
+            return Err(too_large);
         }
         body.extend_from_slice(&chunk);
     }
@@ -104,9 +110,9 @@ pub(crate) async fn endpoint(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let limit = state.settings.max_body_bytes;
-    let (body, oversized_body) = match read_body(&req, payload, limit).await {
+    let (body, body_error) = match read_body(&req, payload, limit).await {
         Ok(body) => (body, None),
-        Err(()) => (Vec::new(), Some(limit)),
+        Err(e) => (Vec::new(), Some(e)),
     };
     let h = req.headers();
     let method = match *req.method() {
@@ -128,7 +134,7 @@ pub(crate) async fn endpoint(
         mcp_name: text(h, "mcp-name"),
         session_id: text(h, "mcp-session-id"),
         body,
-        oversized_body,
+        body_error,
         client_addr: Some(
             state
                 .settings
