@@ -89,6 +89,33 @@ async fn bodies_over_the_limit_are_413_problems() {
 }
 
 #[tokio::test]
+async fn gzipped_bodies_are_read_and_their_limit_counts_what_they_expand_to() {
+    let app = spawn_app().await;
+    let gzip = |text: String| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut e, text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let post = |body: Vec<u8>| {
+        app.client
+            .post(app.url("/api/auth/sign-up"))
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+    };
+    let admin = json!({"username": "admin", "password": crate::helpers::PASSWORD}).to_string();
+    let res = post(gzip(admin)).await.unwrap();
+    assert_eq!(res.status(), 200, "the first administrator signs up");
+    // 2 MiB of JSON in a few kilobytes of gzip: refused as the 2 MiB it is.
+    let bomb = json!({"username": "x".repeat(2 * 1024 * 1024), "password": "x"}).to_string();
+    let compressed = gzip(bomb);
+    assert!(compressed.len() < 64 * 1024);
+    let res = post(compressed).await.unwrap();
+    assert_eq!(problem(res, 413).await["code"], "payload_too_large");
+}
+
+#[tokio::test]
 async fn non_json_bodies_are_415_problems() {
     let app = spawn_app().await;
     let res = app

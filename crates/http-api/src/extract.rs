@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::dev::{Decompress, Payload};
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt as _;
@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 
 use crate::{ApiError, AppState};
 
-/// A JSON body. Malformed JSON, a missing field or a wrong type is a 400 that names the field;
-/// a body over the configured size is a 413; a non-JSON content type is a 415.
+/// A JSON body, gzipped or not. Malformed JSON, a missing field or a wrong type is a 400 that
+/// names the field; a body over the configured size is a 413; a non-JSON content type is a 415.
 #[derive(Debug)]
 pub struct ValidJson<T>(pub T);
 
@@ -46,7 +46,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        // Decompressed as its `Content-Encoding` says (as actix's own extractors do), the limit
+        // counted after decompression.
+        let mut payload = Decompress::from_headers(payload.take(), req.headers());
         Box::pin(async move {
             let limit = limit?;
             if let Some(ct) = content_type
