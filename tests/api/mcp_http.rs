@@ -412,3 +412,43 @@ async fn an_idle_connection_outlives_the_clients_own_keep_alive() {
         .expect("the connection is still open after 5.5 s idle");
     assert!(second.starts_with("HTTP/1.1 200"), "{second}");
 }
+
+#[tokio::test]
+async fn a_refused_request_is_answered_without_waiting_for_its_body() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app().await;
+    let (_shop, key) = shop_agent(&app).await;
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    // The head announces a body that never comes: a wrong key is refused at once all the same
+    // (the body is never read, so no client can make the server hold one without a key).
+    for (what, key) in [("a wrong key", "sluice_000000000000_nope"), ("no key", "")] {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            read_response(&mut stream),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer while the body is awaited"))
+        .expect("an answer");
+        assert!(answer.starts_with("HTTP/1.1 401"), "{what}: {answer}");
+    }
+    // With a valid key the body is awaited, and a body sent late is answered.
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        ping.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stream.write_all(ping.as_bytes()).await.unwrap();
+    let answer = read_response(&mut stream).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""result":{}"#), "{answer}");
+}

@@ -10,7 +10,8 @@ pub enum HttpMethod {
     Other,
 }
 
-/// A request to `/mcp`.
+/// A request to `/mcp`: its headers and where it came from. The body is handed to
+/// [`crate::McpService::handle`] apart, to be read only once the request is allowed.
 #[derive(Debug, Clone)]
 pub struct McpHttpRequest {
     pub method: HttpMethod,
@@ -29,9 +30,6 @@ pub struct McpHttpRequest {
     pub mcp_name: Option<String>,
     /// `Mcp-Session-Id`.
     pub session_id: Option<String>,
-    pub body: Vec<u8>,
-    /// Why the body could not be taken (`body` is then empty): the request is refused.
-    pub body_error: Option<BodyError>,
     /// For the audit log: the client's address (proxies resolved), `User-Agent`, and the
     /// request id.
     pub client_addr: Option<String>,
@@ -39,7 +37,7 @@ pub struct McpHttpRequest {
     pub request_id: Option<String>,
 }
 
-/// A request body the transport could not take.
+/// A request body the transport could not take: the request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
     /// Larger than the `limit` bytes the server accepts (after decompression): 413.

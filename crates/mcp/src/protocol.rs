@@ -233,8 +233,6 @@ mod tests {
             mcp_method: method.map(str::to_owned),
             mcp_name: name.map(str::to_owned),
             session_id: None,
-            body: Vec::new(),
-            body_error: None,
             client_addr: None,
             user_agent: None,
             request_id: None,

@@ -109,11 +109,6 @@ pub(crate) async fn endpoint(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let limit = state.settings.max_body_bytes;
-    let (body, body_error) = match read_body(&req, payload, limit).await {
-        Ok(body) => (body, None),
-        Err(e) => (Vec::new(), Some(e)),
-    };
     let h = req.headers();
     let method = match *req.method() {
         actix_web::http::Method::POST => HttpMethod::Post,
@@ -133,8 +128,6 @@ pub(crate) async fn endpoint(
         mcp_method: text(h, "mcp-method"),
         mcp_name: text(h, "mcp-name"),
         session_id: text(h, "mcp-session-id"),
-        body,
-        body_error,
         client_addr: Some(
             state
                 .settings
@@ -148,7 +141,9 @@ pub(crate) async fn endpoint(
             .get::<crate::middleware::RequestContext>()
             .map(|c| c.request_id.clone()),
     };
-    let response = state.mcp.handle(request).await;
+    // Read only if the request gets that far (see `McpService::handle`).
+    let body = read_body(&req, payload, state.settings.max_body_bytes);
+    let response = state.mcp.handle(request, body).await;
     let mut out = HttpResponse::build(
         actix_web::http::StatusCode::from_u16(response.status)
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),

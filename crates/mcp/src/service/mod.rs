@@ -130,10 +130,16 @@ impl McpService {
 
     /// Answers one request to `/mcp`, and records it in the audit log (after answering, so
     /// the event has the outcome and the duration; it waits only for room in the queue).
-    pub async fn handle(&self, request: McpHttpRequest) -> McpHttpResponse {
+    /// `body` is awaited only once Host, method, key, Origin and rate limit allow the request:
+    /// a refused client never has its body read (or waited for).
+    pub async fn handle(
+        &self,
+        request: McpHttpRequest,
+        body: impl Future<Output = Result<Vec<u8>, BodyError>>,
+    ) -> McpHttpResponse {
         let started = Instant::now();
         let mut trace = Trace::default();
-        let response = self.respond(&request, &mut trace).await;
+        let response = self.respond(&request, body, &mut trace).await;
         let elapsed = started.elapsed();
         self.stats.record(
             &trace.action,
@@ -150,7 +156,12 @@ impl McpService {
         &self.stats
     }
 
-    async fn respond(&self, request: &McpHttpRequest, trace: &mut Trace) -> McpHttpResponse {
+    async fn respond(
+        &self,
+        request: &McpHttpRequest,
+        body: impl Future<Output = Result<Vec<u8>, BodyError>>,
+        trace: &mut Trace,
+    ) -> McpHttpResponse {
         if !self.host_allowed(request.host.as_deref()) {
             trace.deny("mcp.request.denied", "Host not allowed");
             return error_response(403, NOT_ALLOWED, "this server does not answer to that Host");
@@ -222,9 +233,9 @@ impl McpService {
             )
             .with_header("Retry-After", secs.to_string());
         }
-        match request.body_error {
-            None => {}
-            Some(BodyError::TooLarge { limit }) => {
+        let body = match body.await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge { limit }) => {
                 trace.deny("mcp.request.invalid", "request body too large");
                 return error_response(
                     413,
@@ -234,7 +245,7 @@ impl McpService {
                     ),
                 );
             }
-            Some(BodyError::Unreadable) => {
+            Err(BodyError::Unreadable) => {
                 trace.deny("mcp.request.invalid", "request body unreadable");
                 return error_response(
                     400,
@@ -242,8 +253,8 @@ impl McpService {
                     "the request body could not be read (cut short, badly framed or badly compressed)",
                 );
             }
-        }
-        let message = match protocol::parse(&request.body) {
+        };
+        let message = match protocol::parse(&body) {
             Ok(m) => m,
             Err(r) => {
                 trace.deny("mcp.request.invalid", &r.message);
