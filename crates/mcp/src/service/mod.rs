@@ -131,7 +131,8 @@ impl McpService {
     /// Answers one request to `/mcp`, and records it in the audit log (after answering, so
     /// the event has the outcome and the duration; it waits only for room in the queue).
     /// `body` is awaited only once Host, method, key, Origin and rate limit allow the request:
-    /// a refused client never has its body read (or waited for).
+    /// a refused request is answered without waiting for its body or keeping it. The duration
+    /// runs from the request's head to the answer, the body's arrival included.
     pub async fn handle(
         &self,
         request: McpHttpRequest,
