@@ -452,3 +452,31 @@ async fn a_refused_request_is_answered_without_waiting_for_its_body() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""result":{}"#), "{answer}");
 }
+
+#[tokio::test]
+async fn a_request_whose_client_resets_mid_body_is_still_recorded() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app().await;
+    let (_shop, key) = shop_agent(&app).await;
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // The key is good, so the server waits for the body; a little of it comes, then a reset.
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\":\"2.0\","
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stream.set_zero_linger().unwrap();
+    drop(stream);
+
+    let events = audited(&app, "mcp.request", 1).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e["result"], "failed", "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("client went away"),
+        "{e}"
+    );
+    assert!(e["keyId"].is_string(), "the key was checked: {e}");
+}

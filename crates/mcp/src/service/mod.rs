@@ -138,10 +138,16 @@ impl McpService {
         request: McpHttpRequest,
         body: impl Future<Output = Result<Vec<u8>, BodyError>>,
     ) -> McpHttpResponse {
-        let started = Instant::now();
-        let mut trace = Trace::default();
-        let response = self.respond(&request, body, &mut trace).await;
-        let elapsed = started.elapsed();
+        let mut answering = Answering {
+            service: self,
+            started: Instant::now(),
+            request: Some(request),
+            trace: Trace::default(),
+        };
+        let request = answering.request.as_ref().expect("set above");
+        let response = self.respond(request, body, &mut answering.trace).await;
+        let (request, trace) = answering.finish();
+        let elapsed = answering.started.elapsed();
         self.stats.record(
             &trace.action,
             trace.outcome.as_str(),
@@ -307,6 +313,55 @@ impl McpService {
             } else {
                 McpBody::EventStream(format!("event: message\ndata: {text}\n\n"))
             },
+        }
+    }
+}
+
+/// A request being answered. Should [`McpService::handle`] be dropped before the answer (the
+/// client reset the connection while sending its body, or the server stopped waiting), the
+/// request is still counted and recorded, as failed: its key was checked and its rate counted.
+struct Answering<'a> {
+    service: &'a McpService,
+    started: Instant,
+    /// `None` once answered.
+    request: Option<McpHttpRequest>,
+    trace: Trace,
+}
+
+impl Answering<'_> {
+    /// The request has its answer: hands back what to record.
+    fn finish(&mut self) -> (McpHttpRequest, Trace) {
+        let request = self.request.take().expect("finished once");
+        (request, std::mem::take(&mut self.trace))
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        let Some(request) = self.request.take() else {
+            return;
+        };
+        let mut trace = std::mem::take(&mut self.trace);
+        trace.outcome = audit::Outcome::Failed;
+        trace.error = Some("the request ended before its answer (the client went away)".into());
+        let elapsed = self.started.elapsed();
+        self.service.stats.record(
+            &trace.action,
+            trace.outcome.as_str(),
+            trace.tool.as_deref(),
+            elapsed,
+        );
+        let event = trace.into_event(&request, elapsed);
+        // A drop cannot wait for room in the queue: the event waits on a task of its own.
+        let audit = self.service.audit.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { audit.record(event).await });
+            }
+            Err(_) => tracing::warn!(
+                request_id = ?request.request_id,
+                "an abandoned MCP request could not be recorded outside the runtime"
+            ),
         }
     }
 }
