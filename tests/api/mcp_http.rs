@@ -480,3 +480,66 @@ async fn a_request_whose_client_resets_mid_body_is_still_recorded() {
     );
     assert!(e["keyId"].is_string(), "the key was checked: {e}");
 }
+
+/// Whether the server ends the connection within `within` (EOF or a reset).
+async fn closes_within(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut rest = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(within, stream.read(&mut rest)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_or_refused_bodies_do_not_hold_a_connection() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app_with(|s| s.http.body_timeout_secs = 1).await;
+    let (_shop, key) = shop_agent(&app).await;
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+
+    // Without a key, a chunked body that keeps coming: 401, then the connection ends (it is
+    // not drained for as long as the client sends).
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: sluice_000000000000_nope\r\n\
+              Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n",
+        )
+        .await
+        .unwrap();
+    let answer = read_response(&mut stream).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let _ = stream.write_all(b"1\r\n \r\n").await;
+    assert!(
+        closes_within(&mut stream, std::time::Duration::from_secs(3)).await,
+        "the connection stays open after a refusal: {answer}"
+    );
+
+    // With a key, a body that stops coming: 408 once the body timeout passes, then closed.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        read_response(&mut stream),
+    )
+    .await
+    .expect("an answer once the body timeout passes")
+    .expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("-32600"), "{answer}");
+    assert!(
+        closes_within(&mut stream, std::time::Duration::from_secs(3)).await,
+        "the connection stays open after a body timeout"
+    );
+    let events = audited(&app, "mcp.request.invalid", 1).await;
+    assert_eq!(events[0]["error"], "request body too slow", "{events:?}");
+    assert!(events[0]["keyId"].is_string(), "{events:?}");
+}

@@ -26,6 +26,8 @@ pub trait ReadinessCheck: Send + Sync + 'static {
 pub struct HttpSettings {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long an MCP request's body may take to arrive.
+    pub body_timeout: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
     /// The token `/metrics` asks of non-loopback clients; `None`: loopback only.

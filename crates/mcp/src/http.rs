@@ -44,6 +44,8 @@ pub enum BodyError {
     TooLarge { limit: usize },
     /// Cut short, badly framed or badly compressed: 400.
     Unreadable,
+    /// Not all there within `secs` seconds: 408.
+    TooSlow { secs: u64 },
 }
 
 /// The body of a response.

@@ -236,6 +236,8 @@ pub struct HttpSettings {
     /// (httpx 5 s, Node 4 s), so the client closes an idle connection first: a server closing
     /// it as the client reuses it fails that request (a `tools/call` is not retried).
     pub keep_alive_secs: u64,
+    /// Seconds a request body may take to arrive once the request is allowed (408 past it).
+    pub body_timeout_secs: u64,
 }
 
 impl HttpSettings {
@@ -314,6 +316,7 @@ impl Default for HttpSettings {
             workers: 0,
             shutdown_timeout_secs: 30,
             keep_alive_secs: 75,
+            body_timeout_secs: 60,
         }
     }
 }
@@ -475,6 +478,11 @@ impl Settings {
             (1024..=64 * 1024 * 1024).contains(&self.http.max_body_bytes),
             "http.max_body_bytes",
             "must be between 1 KiB and 64 MiB",
+        )?;
+        check(
+            (1..=3600).contains(&self.http.body_timeout_secs),
+            "http.body_timeout_secs",
+            "must be between 1 and 3600",
         )?;
         check(
             (1..=3600).contains(&self.http.keep_alive_secs),

@@ -335,6 +335,7 @@ impl Application {
             audit_store: audit_store.clone(),
             settings: http_api::HttpSettings {
                 max_body_bytes: settings.http.max_body_bytes,
+                body_timeout: std::time::Duration::from_secs(settings.http.body_timeout_secs),
                 trusted_proxies: TrustedProxies::new(settings.trusted_proxy_nets()),
                 metrics_token: Some(settings.metrics.token.clone()).filter(|t| !t.is_empty()),
             },

@@ -1,11 +1,15 @@
 //! `/mcp`: the MCP endpoint over Streamable HTTP. This adapter only moves headers and bytes
 //! between actix and the `mcp` service, and answers CORS preflights before any key is asked.
 
+use std::cell::Cell;
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use futures_util::StreamExt as _;
 
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::Decompress;
 use actix_web::http::header::{self, AcceptEncoding, Encoding, HeaderMap};
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
@@ -73,12 +77,24 @@ const ALLOWED_HEADERS: &str = "Content-Type, Accept, Authorization, X-MCP-Server
     MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
 
 /// The body, decompressed as its `Content-Encoding` says, read up to `limit` bytes (after
-/// decompression, so a small compressed body cannot expand past it). Past the limit the rest is
-/// left unread: actix closes a connection whose declared body was not read, and reads and drops
-/// the rest of a chunked one.
+/// decompression, so a small compressed body cannot expand past it) and within `time`. Past
+/// either the rest is left unread, and the connection is closed after the answer.
 async fn read_body(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: &mut web::Payload,
+    limit: usize,
+    time: std::time::Duration,
+) -> Result<Vec<u8>, BodyError> {
+    actix_web::rt::time::timeout(time, read_body_within(req, payload, limit))
+        .await
+        .unwrap_or(Err(BodyError::TooSlow {
+            secs: time.as_secs(),
+        }))
+}
+
+async fn read_body_within(
+    req: &HttpRequest,
+    payload: &mut web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
     let too_large = BodyError::TooLarge { limit };
@@ -90,7 +106,7 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large);
     }
-    let mut payload = Decompress::from_headers(payload.into_inner(), req.headers());
+    let mut payload = Decompress::from_headers(payload, req.headers());
     // Grown as data arrives: a declared length alone reserves no more than this.
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(64 * 1024));
     while let Some(chunk) = payload.next().await {
@@ -101,6 +117,15 @@ async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Whether the request announces a body (a length above zero, or chunks).
+fn has_body(req: &HttpRequest) -> bool {
+    let h = req.headers();
+    h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
 }
 
 /// The MCP endpoint (JSON-RPC over Streamable HTTP).
@@ -142,8 +167,62 @@ pub(crate) async fn endpoint(
             .map(|c| c.request_id.clone()),
     };
     // Read only if the request gets that far (see `McpService::handle`).
-    let body = read_body(&req, payload, state.settings.max_body_bytes);
+    let mut payload = payload;
+    let read_whole = Cell::new(false);
+    let body = async {
+        let body = read_body(
+            &req,
+            &mut payload,
+            state.settings.max_body_bytes,
+            state.settings.body_timeout,
+        )
+        .await;
+        read_whole.set(body.is_ok());
+        body
+    };
     let response = state.mcp.handle(request, body).await;
+    let mut res = http_response(&req, origin, response).await;
+    if !read_whole.get() && has_body(&req) {
+        // What is left of the body is not read. Kept with the answer's body until it is sent,
+        // the unread request body makes actix end the connection; dropped, a chunked one would
+        // be read and thrown away for as long as its client sends it.
+        res = res
+            .map_body(|_, body| WithUnread {
+                body,
+                _unread: payload,
+            })
+            .map_into_boxed_body();
+    }
+    res
+}
+
+/// A response body that keeps the request's unread body alive until it has been sent.
+struct WithUnread {
+    body: BoxBody,
+    _unread: web::Payload,
+}
+
+impl MessageBody for WithUnread {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
+/// The HTTP response for the service's answer: CORS, caching and compression headers.
+async fn http_response(
+    req: &HttpRequest,
+    origin: Option<String>,
+    response: mcp::McpHttpResponse,
+) -> HttpResponse {
     let mut out = HttpResponse::build(
         actix_web::http::StatusCode::from_u16(response.status)
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
@@ -169,7 +248,7 @@ pub(crate) async fn endpoint(
         return out.body(text);
     }
     out.append_header((header::VARY, "Accept-Encoding"));
-    if !accepts_gzip(&req) {
+    if !accepts_gzip(req) {
         return out.body(text);
     }
     let text = Arc::new(text);

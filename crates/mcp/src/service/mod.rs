@@ -252,6 +252,14 @@ impl McpService {
                     ),
                 );
             }
+            Err(BodyError::TooSlow { secs }) => {
+                trace.deny("mcp.request.invalid", "request body too slow");
+                return error_response(
+                    408,
+                    code::INVALID_REQUEST,
+                    &format!("the request body did not arrive within {secs} s"),
+                );
+            }
             Err(BodyError::Unreadable) => {
                 trace.deny("mcp.request.invalid", "request body unreadable");
                 return error_response(

@@ -86,6 +86,11 @@ fn invalid_values_are_named() {
         format!("{err:#}").contains("SLUICE_HTTP__TRUSTED_PROXIES"),
         "{err:#}"
     );
+    let err = Settings::load(None, env(&[("SLUICE_HTTP__BODY_TIMEOUT_SECS", "0")])).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("http.body_timeout_secs"),
+        "{err:#}"
+    );
     let err = Settings::load(None, env(&[("SLUICE_HTTP__KEEP_ALIVE_SECS", "0")])).unwrap_err();
     assert!(
         format!("{err:#}").contains("http.keep_alive_secs"),
