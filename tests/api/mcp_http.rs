@@ -543,3 +543,41 @@ async fn slow_or_refused_bodies_do_not_hold_a_connection() {
     assert_eq!(events[0]["error"], "request body too slow", "{events:?}");
     assert!(events[0]["keyId"].is_string(), "{events:?}");
 }
+
+#[tokio::test]
+async fn a_slow_upload_counts_in_the_audit_duration_but_not_in_the_tool_latency() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app().await;
+    let (_shop, key) = shop_agent(&app).await;
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_schemas","arguments":{}}}"#;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
+         Content-Type: application/json\r\nAccept: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        call.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    stream.write_all(call.as_bytes()).await.unwrap();
+    let answer = read_response(&mut stream).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // The audit event covers the request from its head: the upload included.
+    let events = audited(&app, "mcp.get_schemas", 1).await;
+    let ms = events[0]["durationMs"].as_u64().unwrap();
+    assert!(ms >= 1_200, "{ms} ms in {:?}", events[0]);
+    // The tool's latency starts once the body is there: well under the upload's 1.2 s.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = "sluice_mcp_tool_call_duration_seconds_bucket{tool=\"get_schemas\",le=\"1\"} 1";
+    assert!(metrics.contains(line), "{line} in {metrics}");
+}

@@ -104,7 +104,7 @@ impl McpStats {
             );
         }
         out.push_str(
-            "# HELP sluice_mcp_tool_call_duration_seconds Time to answer a tool call, by tool.\n",
+            "# HELP sluice_mcp_tool_call_duration_seconds Time to answer a tool call once its body has arrived, by tool.\n",
         );
         out.push_str("# TYPE sluice_mcp_tool_call_duration_seconds histogram\n");
         for (tool, h) in &inner.latency {

@@ -28,6 +28,9 @@ pub(crate) struct Trace {
     pub row_count: Option<u64>,
     pub truncated: bool,
     pub arguments: Option<String>,
+    /// When the whole body had arrived: a tool call's latency runs from here (a slow upload is
+    /// the client's time, not the tool's).
+    pub body_read: Option<std::time::Instant>,
 }
 
 impl Default for Trace {
@@ -43,6 +46,7 @@ impl Default for Trace {
             row_count: None,
             truncated: false,
             arguments: None,
+            body_read: None,
         }
     }
 }

@@ -131,8 +131,9 @@ impl McpService {
     /// Answers one request to `/mcp`, and records it in the audit log (after answering, so
     /// the event has the outcome and the duration; it waits only for room in the queue).
     /// `body` is awaited only once Host, method, key, Origin and rate limit allow the request:
-    /// a refused request is answered without waiting for its body or keeping it. The duration
-    /// runs from the request's head to the answer, the body's arrival included.
+    /// a refused request is answered without waiting for its body or keeping it. The audit
+    /// event's duration runs from the request's head to the answer, the body's arrival included;
+    /// a tool call's latency in the metrics runs from the body's arrival.
     pub async fn handle(
         &self,
         request: McpHttpRequest,
@@ -152,7 +153,7 @@ impl McpService {
             &trace.action,
             trace.outcome.as_str(),
             trace.tool.as_deref(),
-            elapsed,
+            trace.body_read.map_or(elapsed, |at| at.elapsed()),
         );
         self.audit.record(trace.into_event(&request, elapsed)).await;
         response
@@ -241,7 +242,10 @@ impl McpService {
             .with_header("Retry-After", secs.to_string());
         }
         let body = match body.await {
-            Ok(body) => body,
+            Ok(body) => {
+                trace.body_read = Some(Instant::now());
+                body
+            }
             Err(BodyError::TooLarge { limit }) => {
                 trace.deny("mcp.request.invalid", "request body too large");
                 return error_response(
