@@ -1,5 +1,7 @@
-//! `/mcp`: the MCP endpoint over Streamable HTTP. This adapter only moves headers and bytes
-//! between actix and the `mcp` service, and answers CORS preflights before any key is asked.
+//! `/mcp`: the MCP endpoint over Streamable HTTP. This adapter moves headers and bytes between
+//! actix and the `mcp` service: it hands the service the request body to read once the request
+//! is allowed (within the size limit and the body timeout, gzip decoded), compresses large
+//! answers for clients that take gzip, and answers CORS preflights before any key is asked.
 
 use std::cell::Cell;
 use std::io::Write as _;
