@@ -340,12 +340,17 @@ async fn request_bodies_up_to_the_configured_size_are_taken_and_larger_ones_get_
     }
 }
 
+/// A raw TCP connection to the app's server.
+async fn connect(app: &TestApp) -> tokio::net::TcpStream {
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    tokio::net::TcpStream::connect(addr).await.unwrap()
+}
+
 /// Writes `request` on a new connection and reads until the server closes it (the request
 /// asks it to), or until what came looks like a whole response.
 async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let addr = app.url("").trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut stream = connect(app).await;
     // The server may answer and close before the whole body is sent: a failed write is fine.
     let _ = stream.write_all(request).await;
     // Nothing more comes from this client (a body shorter than declared ends here).
@@ -399,8 +404,7 @@ async fn an_idle_connection_outlives_the_clients_own_keep_alive() {
          Content-Length: {}\r\n\r\n{ping}",
         ping.len()
     );
-    let addr = app.url("").trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut stream = connect(&app).await;
     stream.write_all(request.as_bytes()).await.unwrap();
     let first = read_response(&mut stream).await.expect("an answer");
     assert!(first.starts_with("HTTP/1.1 200"), "{first}");
@@ -418,11 +422,10 @@ async fn a_refused_request_is_answered_without_waiting_for_its_body() {
     use tokio::io::AsyncWriteExt as _;
     let app = spawn_app().await;
     let (_shop, key) = shop_agent(&app).await;
-    let addr = app.url("").trim_start_matches("http://").to_owned();
     // The head announces a body that never comes: a wrong key is refused at once all the same
     // (the body is never read, so no client can make the server hold one without a key).
     for (what, key) in [("a wrong key", "sluice_000000000000_nope"), ("no key", "")] {
-        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut stream = connect(&app).await;
         let head = format!(
             "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
              Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
@@ -439,7 +442,7 @@ async fn a_refused_request_is_answered_without_waiting_for_its_body() {
     }
     // With a valid key the body is awaited, and a body sent late is answered.
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stream = connect(&app).await;
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -458,8 +461,7 @@ async fn a_request_whose_client_resets_mid_body_is_still_recorded() {
     use tokio::io::AsyncWriteExt as _;
     let app = spawn_app().await;
     let (_shop, key) = shop_agent(&app).await;
-    let addr = app.url("").trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stream = connect(&app).await;
     // The key is good, so the server waits for the body; a little of it comes, then a reset.
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
@@ -499,11 +501,10 @@ async fn slow_or_refused_bodies_do_not_hold_a_connection() {
     use tokio::io::AsyncWriteExt as _;
     let app = spawn_app_with(|s| s.http.body_timeout_secs = 1).await;
     let (_shop, key) = shop_agent(&app).await;
-    let addr = app.url("").trim_start_matches("http://").to_owned();
 
     // Without a key, a chunked body that keeps coming: 401, then the connection ends (it is
     // not drained for as long as the client sends).
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stream = connect(&app).await;
     stream
         .write_all(
             b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: sluice_000000000000_nope\r\n\
@@ -520,7 +521,7 @@ async fn slow_or_refused_bodies_do_not_hold_a_connection() {
     );
 
     // With a key, a body that stops coming: 408 once the body timeout passes, then closed.
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stream = connect(&app).await;
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\":"
@@ -549,9 +550,8 @@ async fn a_slow_upload_counts_in_the_audit_duration_but_not_in_the_tool_latency(
     use tokio::io::AsyncWriteExt as _;
     let app = spawn_app().await;
     let (_shop, key) = shop_agent(&app).await;
-    let addr = app.url("").trim_start_matches("http://").to_owned();
     let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_schemas","arguments":{}}}"#;
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stream = connect(&app).await;
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-MCP-Server-Key: {key}\r\n\
          Content-Type: application/json\r\nAccept: application/json\r\n\

@@ -57,20 +57,10 @@ impl Input {
 
 /// The hash of `event` chained to `prev`.
 pub fn chain_hash(prev: &[u8; 32], e: &AuditEvent) -> [u8; 32] {
-    let texts = [
-        e.actor_id.as_deref(),
-        Some(e.action.as_str()),
-        e.tool_name.as_deref(),
-        e.error.as_deref(),
-        e.request_id.as_deref(),
-        e.client_addr.as_deref(),
-        e.user_agent.as_deref(),
-        e.arguments.as_deref(),
-    ];
-    let size = 512
-        + texts.iter().flatten().map(|t| t.len()).sum::<usize>()
-        + e.tables.iter().map(|t| t.len() + 8).sum::<usize>();
-    let mut h = Input(Vec::with_capacity(size));
+    // The arguments are the one field that can be long (up to 16 KiB).
+    let mut h = Input(Vec::with_capacity(
+        1024 + e.arguments.as_ref().map_or(0, String::len),
+    ));
     h.raw(b"sluice-audit-v1");
     h.raw(prev);
     h.field(e.id.as_bytes());

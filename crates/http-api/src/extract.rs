@@ -6,9 +6,11 @@ use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::dev::{Decompress, Payload};
+use actix_web::error::PayloadError;
+use actix_web::http::header::HeaderMap;
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::StreamExt as _;
+use futures_util::{Stream, StreamExt as _};
 use serde::de::DeserializeOwned;
 
 use crate::{ApiError, AppState};
@@ -41,14 +43,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
                     .trim()
                     .to_ascii_lowercase()
             });
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
+        let declared = declared_length(req.headers());
         // Decompressed as its `Content-Encoding` says (as actix's own extractors do), the limit
         // counted after decompression.
-        let mut payload = Decompress::from_headers(payload.take(), req.headers());
+        let payload = Decompress::from_headers(payload.take(), req.headers());
         Box::pin(async move {
             let limit = limit?;
             if let Some(ct) = content_type
@@ -61,33 +59,65 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
                     format!("the body must be JSON (Content-Type: application/json), not {ct}"),
                 ));
             }
-            let too_large = || {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("the body is larger than the limit of {limit} bytes"),
-                )
-            };
-            if declared_len.is_some_and(|n| n > limit) {
-                return Err(too_large());
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::new(
+            let body = read_limited(payload, declared, limit)
+                .await
+                .map_err(|e| match e {
+                    BodyReadError::TooLarge => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the body is larger than the limit of {limit} bytes"),
+                    ),
+                    BodyReadError::Unreadable => ApiError::new(
                         StatusCode::BAD_REQUEST,
                         "malformed_body",
                         "the body could not be read",
-                    )
+                    ),
                 })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
             parse_json(&body).map(ValidJson)
         })
     }
+}
+
+/// The `Content-Length` a request declares, if any.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Why a request body could not be read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyReadError {
+    /// Past the limit (declared, or counted as it came).
+    TooLarge,
+    /// Cut short, badly framed or badly compressed.
+    Unreadable,
+}
+
+/// Reads a body (already decoded by its `Content-Encoding`) of at most `limit` bytes. A
+/// `declared` length over the limit is refused before anything is read, and no more than
+/// 64 KiB is reserved for a declared length before the bytes arrive.
+pub(crate) async fn read_limited<S>(
+    mut payload: S,
+    declared: Option<usize>,
+    limit: usize,
+) -> Result<Vec<u8>, BodyReadError>
+where
+    S: Stream<Item = Result<web::Bytes, PayloadError>> + Unpin,
+{
+    if declared.is_some_and(|n| n > limit) {
+        return Err(BodyReadError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(64 * 1024));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyReadError::Unreadable)?;
+        if body.len() + chunk.len() > limit {
+            return Err(BodyReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Parses JSON, naming the field at fault.

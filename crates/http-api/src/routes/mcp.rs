@@ -9,8 +9,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::StreamExt as _;
-
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::Decompress;
 use actix_web::http::header::{self, AcceptEncoding, Encoding, HeaderMap};
@@ -18,6 +16,7 @@ use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
 use mcp::{BodyError, HttpMethod, McpBody, McpHttpRequest};
 
 use crate::AppState;
+use crate::extract::{BodyReadError, declared_length, read_limited};
 
 fn text(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -99,35 +98,20 @@ async fn read_body_within(
     payload: &mut web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {
-    let too_large = BodyError::TooLarge { limit };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large);
-    }
-    let mut payload = Decompress::from_headers(payload, req.headers());
-    // Grown as data arrives: a declared length alone reserves no more than this.
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(64 * 1024));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    let declared = declared_length(req.headers());
+    let payload = Decompress::from_headers(payload, req.headers());
+    read_limited(payload, declared, limit)
+        .await
+        .map_err(|e| match e {
+            BodyReadError::TooLarge => BodyError::TooLarge { limit },
+            BodyReadError::Unreadable => BodyError::Unreadable,
+        })
 }
 
 /// Whether the request announces a body (a length above zero, or chunks).
 fn has_body(req: &HttpRequest) -> bool {
     let h = req.headers();
-    h.contains_key(header::TRANSFER_ENCODING)
-        || h.get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() != "0")
+    h.contains_key(header::TRANSFER_ENCODING) || declared_length(h).is_some_and(|n| n > 0)
 }
 
 /// The MCP endpoint (JSON-RPC over Streamable HTTP).

@@ -148,15 +148,22 @@ impl McpService {
         let request = answering.request.as_ref().expect("set above");
         let response = self.respond(request, body, &mut answering.trace).await;
         let (request, trace) = answering.finish();
-        let elapsed = answering.started.elapsed();
+        let event = self.count(trace, &request, answering.started);
+        self.audit.record(event).await;
+        response
+    }
+
+    /// Counts an answered (or abandoned) request in the metrics and makes its audit event.
+    /// A tool call's latency runs from the body's arrival, the event's duration from `started`.
+    fn count(&self, trace: Trace, request: &McpHttpRequest, started: Instant) -> audit::AuditEvent {
+        let elapsed = started.elapsed();
         self.stats.record(
             &trace.action,
             trace.outcome.as_str(),
             trace.tool.as_deref(),
             trace.body_read.map_or(elapsed, |at| at.elapsed()),
         );
-        self.audit.record(trace.into_event(&request, elapsed)).await;
-        response
+        trace.into_event(request, elapsed)
     }
 
     /// The endpoint's counters, for `/metrics`.
@@ -356,14 +363,7 @@ impl Drop for Answering<'_> {
         let mut trace = std::mem::take(&mut self.trace);
         trace.outcome = audit::Outcome::Failed;
         trace.error = Some("the request ended before its answer (the client went away)".into());
-        let elapsed = self.started.elapsed();
-        self.service.stats.record(
-            &trace.action,
-            trace.outcome.as_str(),
-            trace.tool.as_deref(),
-            elapsed,
-        );
-        let event = trace.into_event(&request, elapsed);
+        let event = self.service.count(trace, &request, self.started);
         // A drop cannot wait for room in the queue: the event waits on a task of its own.
         let audit = self.service.audit.clone();
         match tokio::runtime::Handle::try_current() {
