@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_fewer_indexes",
         sql: include_str!("../../../migrations/0009_audit_fewer_indexes.sql"),
     },
+    Migration {
+        version: 10,
+        name: "audit_ascending_indexes",
+        sql: include_str!("../../../migrations/0010_audit_ascending_indexes.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).
