@@ -1,12 +1,14 @@
 //! The audit log's filters through the real store: every combination finds exactly the events
 //! a plain scan written here finds, newest first, with the exact total. (Successes have no
-//! index of their own since 0009: their total is all the matches less the unsuccessful ones.)
+//! index of their own since 0009: their total is all the matches less the unsuccessful ones.
+//! Keys, tools and actions have none since 0011: they are found and counted through the
+//! minutes' counts, which must count every event, however it was stored.)
 
 use audit::{ActorType, AuditEvent, AuditFilter, AuditStore as _, Cursor, Outcome, StoredEvent};
 use time::Duration;
 use uuid::Uuid;
 
-use crate::audit::audit_store as store;
+use crate::audit::{audit_store as store, connect};
 use crate::helpers::TestDb;
 
 fn matches(e: &AuditEvent, f: &AuditFilter) -> bool {
@@ -61,15 +63,46 @@ async fn every_page(
     (items, totals)
 }
 
-#[tokio::test]
-async fn every_filter_finds_and_counts_exactly_what_a_scan_finds() {
-    let db = TestDb::new().await;
-    let store = store(&db);
-    let keys = [Uuid::now_v7(), Uuid::now_v7()];
-    let start = time::OffsetDateTime::now_utc() - Duration::hours(1);
-    // 60 events, a minute apart: outcomes, keys, tools and actions in different rhythms, so
-    // that every combination below holds some events and leaves others out.
-    let events: Vec<AuditEvent> = (0..60)
+/// Every page and the export of each filter give exactly the events of `events` it matches,
+/// newest first, with the exact total; alone, and with a text search that every event matches
+/// but that has no words (its condition is a bound parameter beside the outcome's literal).
+async fn assert_every_filter(
+    store: &store_postgres::PgAuditStore,
+    events: &[AuditEvent],
+    filters: &[AuditFilter],
+) {
+    for filter in filters {
+        let mut expected: Vec<&AuditEvent> = events.iter().filter(|e| matches(e, filter)).collect();
+        expected.reverse();
+        let expected_ids: Vec<Uuid> = expected.iter().map(|e| e.id).collect();
+        let with_text = AuditFilter {
+            text: Some(".".into()),
+            ..filter.clone()
+        };
+        for filter in [filter, &with_text] {
+            let (found, totals) = every_page(store, filter).await;
+            let found_ids: Vec<Uuid> = found.iter().map(|s| s.event.id).collect();
+            assert_eq!(found_ids, expected_ids, "{filter:?}");
+            assert!(
+                totals.iter().all(|&t| t == expected.len() as u64),
+                "{filter:?}: totals {totals:?}, {} events match",
+                expected.len()
+            );
+            let exported: Vec<Uuid> = exported(store, filter)
+                .await
+                .iter()
+                .map(|s| s.event.id)
+                .collect();
+            assert_eq!(exported, expected_ids, "export of {filter:?}");
+        }
+    }
+}
+
+/// 60 events from `start`, a minute apart: outcomes, keys, tools and actions in different
+/// rhythms, so that every combination of [`combinations`] holds some events and leaves others
+/// out.
+fn sample(keys: [Uuid; 2], start: time::OffsetDateTime) -> Vec<AuditEvent> {
+    (0..60)
         .map(|i: usize| {
             let outcome = match i % 5 {
                 0 => Outcome::Denied,
@@ -87,11 +120,12 @@ async fn every_filter_finds_and_counts_exactly_what_a_scan_finds() {
             e.at = start + Duration::minutes(i as i64);
             e
         })
-        .collect();
-    for batch in events.chunks(16) {
-        store.append(batch).await.unwrap();
-    }
+        .collect()
+}
 
+/// Every combination of the filters, a window of dates among them (minutes 10 to 45 from
+/// `start`, which cuts through batches of 16 events).
+fn combinations(key: Uuid, start: time::OffsetDateTime) -> Vec<AuditFilter> {
     let mut filters = Vec::new();
     for outcome in [
         None,
@@ -99,7 +133,7 @@ async fn every_filter_finds_and_counts_exactly_what_a_scan_finds() {
         Some(Outcome::Denied),
         Some(Outcome::Failed),
     ] {
-        for key_id in [None, Some(keys[0])] {
+        for key_id in [None, Some(key)] {
             for (tool, action) in [
                 (None, None),
                 (Some("execute_query_safe"), None),
@@ -119,33 +153,22 @@ async fn every_filter_finds_and_counts_exactly_what_a_scan_finds() {
             }
         }
     }
-    for filter in &filters {
-        let mut expected: Vec<&AuditEvent> = events.iter().filter(|e| matches(e, filter)).collect();
-        expected.reverse();
-        let expected_ids: Vec<Uuid> = expected.iter().map(|e| e.id).collect();
-        // Alone, and with a text search that every event matches but that has no words (its
-        // condition is a bound parameter beside the outcome's literal).
-        let with_text = AuditFilter {
-            text: Some(".".into()),
-            ..filter.clone()
-        };
-        for filter in [filter, &with_text] {
-            let (found, totals) = every_page(&store, filter).await;
-            let found_ids: Vec<Uuid> = found.iter().map(|s| s.event.id).collect();
-            assert_eq!(found_ids, expected_ids, "{filter:?}");
-            assert!(
-                totals.iter().all(|&t| t == expected.len() as u64),
-                "{filter:?}: totals {totals:?}, {} events match",
-                expected.len()
-            );
-            let exported: Vec<Uuid> = exported(&store, filter)
-                .await
-                .iter()
-                .map(|s| s.event.id)
-                .collect();
-            assert_eq!(exported, expected_ids, "export of {filter:?}");
-        }
+    filters
+}
+
+#[tokio::test]
+async fn every_filter_finds_and_counts_exactly_what_a_scan_finds() {
+    let db = TestDb::new().await;
+    let store = store(&db);
+    let keys = [Uuid::now_v7(), Uuid::now_v7()];
+    let start = time::OffsetDateTime::now_utc() - Duration::hours(1);
+    let events = sample(keys, start);
+    for batch in events.chunks(16) {
+        store.append(batch).await.unwrap();
     }
+
+    let filters = combinations(keys[0], start);
+    assert_every_filter(&store, &events, &filters).await;
     // The combinations are not vacuous: the successes among a key's events are neither none
     // nor all of them.
     let of_key = events.iter().filter(|e| e.key_id == Some(keys[0])).count();
@@ -157,4 +180,121 @@ async fn every_filter_finds_and_counts_exactly_what_a_scan_finds() {
         0 < successes && successes < of_key,
         "{successes} of {of_key}"
     );
+}
+
+/// What migration 0011 runs to count the events stored before it.
+fn backfill_sql() -> &'static str {
+    let migration = include_str!("../../migrations/0011_audit_counts.sql");
+    let from = migration
+        .find("INSERT INTO audit_counted")
+        .expect("the backfill");
+    let len = migration[from..].find("DROP INDEX").expect("its end");
+    &migration[from..from + len]
+}
+
+#[tokio::test]
+async fn events_stored_before_the_counts_existed_are_found_and_counted() {
+    let db = TestDb::new().await;
+    let store = store(&db);
+    let keys = [Uuid::now_v7(), Uuid::now_v7()];
+    let start = time::OffsetDateTime::now_utc() - Duration::hours(1);
+    let events = sample(keys, start);
+    let (before, after) = events.split_at(40);
+    for batch in before.chunks(16) {
+        store.append(batch).await.unwrap();
+    }
+    // As if stored before migration 0011: then the migration runs.
+    let sql = connect(&db.url).await;
+    sql.batch_execute("DELETE FROM audit_counts; DELETE FROM audit_counted")
+        .await
+        .unwrap();
+    sql.batch_execute(backfill_sql()).await.unwrap();
+    for batch in after.chunks(16) {
+        store.append(batch).await.unwrap();
+    }
+    assert_every_filter(&store, &events, &combinations(keys[0], start)).await;
+}
+
+#[tokio::test]
+async fn events_stored_by_an_instance_without_counts_are_counted_with_the_next_batch() {
+    let db = TestDb::new().await;
+    let store = store(&db);
+    let keys = [Uuid::now_v7(), Uuid::now_v7()];
+    let start = time::OffsetDateTime::now_utc() - Duration::hours(1);
+    let events = sample(keys, start);
+    let sql = connect(&db.url).await;
+    let batches: Vec<&[AuditEvent]> = events.chunks(16).collect();
+    store.append(batches[0]).await.unwrap();
+    // The second and third batches as an older instance stores them (during a rolling
+    // upgrade): without counting them.
+    sql.batch_execute(
+        "CREATE TABLE counts_before AS SELECT * FROM audit_counts;
+         CREATE TABLE counted_before AS SELECT * FROM audit_counted",
+    )
+    .await
+    .unwrap();
+    store.append(batches[1]).await.unwrap();
+    store.append(batches[2]).await.unwrap();
+    sql.batch_execute(
+        "DELETE FROM audit_counts; INSERT INTO audit_counts SELECT * FROM counts_before;
+         DELETE FROM audit_counted; INSERT INTO audit_counted SELECT * FROM counted_before",
+    )
+    .await
+    .unwrap();
+    let uncounted: i64 = sql
+        .query_one(
+            "SELECT count(*) FROM audit_events WHERE seq > (SELECT seq FROM audit_counted)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(uncounted, 32);
+    store.append(batches[3]).await.unwrap();
+    assert_every_filter(&store, &events, &combinations(keys[0], start)).await;
+}
+
+#[tokio::test]
+async fn retention_takes_the_events_it_removes_off_the_counts() {
+    let db = TestDb::new().await;
+    let store = store(&db);
+    let keys = [Uuid::now_v7(), Uuid::now_v7()];
+    let cutoff = audit::retention_cutoff(25);
+    // 20 old events, then one a millisecond before the cutoff, in the minute of the first kept
+    // event (the sample's first, at the cutoff), and in one batch with the sample's first 12.
+    let old: Vec<AuditEvent> = sample(keys, cutoff - Duration::days(5))
+        .into_iter()
+        .take(20)
+        .collect();
+    let events = sample(keys, cutoff);
+    let mut edge = events[0].clone();
+    edge.id = Uuid::now_v7();
+    edge.at = cutoff - Duration::milliseconds(1);
+    store.append(&old).await.unwrap();
+    let mut cut = vec![edge];
+    cut.extend_from_slice(&events[..12]);
+    store.append(&cut).await.unwrap();
+    for batch in events[12..].chunks(16) {
+        store.append(batch).await.unwrap();
+    }
+
+    let removed = store.purge_before(cutoff).await.unwrap();
+    assert_eq!(removed, 21);
+    let mut filters = combinations(keys[0], cutoff);
+    filters.push(AuditFilter {
+        key_id: Some(keys[0]),
+        from: Some(cutoff - Duration::days(10)),
+        ..AuditFilter::default()
+    });
+    assert_every_filter(&store, &events, &filters).await;
+    let rows: i64 = connect(&db.url)
+        .await
+        .query_one(
+            "SELECT count(*) FROM audit_counts WHERE minute < $1",
+            &[&(cutoff - Duration::minutes(1))],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "the old minutes' counts are gone");
 }

@@ -75,6 +75,15 @@ async fn main() -> anyhow::Result<()> {
          GROUP BY (seq - 1) / 25",
     )
     .await?;
+    // And their counts per minute (migration 0011), as the writer keeps them.
+    meta.batch_execute(
+        "UPDATE audit_counted SET seq = (SELECT max(seq) FROM audit_events);
+         INSERT INTO audit_counts (minute, key_id, tool_name, action, outcome, events)
+         SELECT date_trunc('minute', at, 'UTC'), key_id, tool_name, action, outcome, count(*)
+         FROM audit_events GROUP BY 1, 2, 3, 4, 5",
+    )
+    .await?;
+    meta.batch_execute("VACUUM ANALYZE audit_counts").await?;
     meta.batch_execute("VACUUM ANALYZE audit_events").await?;
     meta.batch_execute("VACUUM ANALYZE audit_word_batches")
         .await?;
@@ -128,6 +137,31 @@ async fn main() -> anyhow::Result<()> {
                 action: Some("mcp.get_columns".into()),
                 ..AuditFilter::default()
             }),
+        ),
+        (
+            "action + result=success",
+            page(AuditFilter {
+                action: Some("mcp.get_columns".into()),
+                outcome: Some(Outcome::Success),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "toolName + result=failed",
+            page(AuditFilter {
+                tool_name: Some("execute_query_safe".into()),
+                outcome: Some(Outcome::Failed),
+                ..AuditFilter::default()
+            }),
+        ),
+        (
+            "keyId, page 50",
+            AuditFilter {
+                key_id: Some(key),
+                page: 50,
+                page_size: 20,
+                ..AuditFilter::default()
+            },
         ),
         (
             "keyId + toolName + one day",

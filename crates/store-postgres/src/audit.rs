@@ -17,12 +17,14 @@ use crate::PgStore;
 
 mod append;
 mod filter;
-mod text;
+mod spans;
 
 use append::{Detached, append_in};
 use filter::{
-    by_seq, conditions, count_sql, refs, text_counting, text_search, text_words, where_sql,
+    by_seq, conditions, count_sql, counted, counted_total, refs, text_counting, text_search,
+    text_words, where_sql,
 };
+use spans::Spans;
 
 /// The audit log on PostgreSQL.
 #[derive(Debug)]
@@ -157,10 +159,10 @@ impl AuditStore for PgAuditStore {
         if let Some(words) = text_words(filter) {
             let (skip, take) = (offset as usize, size as usize);
             let tx = text_search(&mut c).await?;
-            let found = text::scan(
+            let found = spans::scan(
                 &*tx,
                 filter,
-                &words,
+                &Spans::Words(words),
                 None,
                 skip,
                 take,
@@ -173,6 +175,32 @@ impl AuditStore for PgAuditStore {
                 page_size: size,
                 total: found.counted as u64,
                 total_exact: found.complete,
+            });
+        }
+        if counted(filter) {
+            let (skip, take) = (offset as usize, size as usize);
+            let tx = text_search(&mut c).await?;
+            // The minutes' counts make the total, unless a text (without words: punctuation)
+            // is searched too: then matches are counted as for any text.
+            let exact = match filter.text {
+                None => Some(counted_total(&*tx, filter).await?),
+                Some(_) => None,
+            };
+            let counting = match exact {
+                Some(_) => spans::Counting {
+                    limit: skip + take,
+                    time: None,
+                },
+                None => text_counting(skip, take),
+            };
+            let found =
+                spans::scan(&*tx, filter, &Spans::Minutes, None, skip, take, counting).await?;
+            return Ok(AuditPage {
+                items: by_seq(&*tx, &found.seqs).await?,
+                page,
+                page_size: size,
+                total: exact.unwrap_or(found.counted as u64),
+                total_exact: exact.is_some() || found.complete,
             });
         }
         let (clauses, params) = conditions(filter, None);
@@ -214,11 +242,31 @@ impl AuditStore for PgAuditStore {
         if let Some(words) = text_words(filter) {
             let take = limit as usize;
             let tx = text_search(&mut c).await?;
-            let counting = text::Counting {
+            let counting = spans::Counting {
                 limit: take,
                 time: None,
             };
-            let found = text::scan(&*tx, filter, &words, cursor, 0, take, counting).await?;
+            let found = spans::scan(
+                &*tx,
+                filter,
+                &Spans::Words(words),
+                cursor,
+                0,
+                take,
+                counting,
+            )
+            .await?;
+            return by_seq(&*tx, &found.seqs).await;
+        }
+        if counted(filter) {
+            let take = limit as usize;
+            let tx = text_search(&mut c).await?;
+            let counting = spans::Counting {
+                limit: take,
+                time: None,
+            };
+            let found =
+                spans::scan(&*tx, filter, &Spans::Minutes, cursor, 0, take, counting).await?;
             return by_seq(&*tx, &found.seqs).await;
         }
         let (clauses, params) = conditions(filter, cursor);
@@ -243,11 +291,14 @@ impl AuditStore for PgAuditStore {
         let c = self.pool.get().await.map_err(unavailable)?;
         let rows = c
             .query(
-                "SELECT (at AT TIME ZONE 'UTC')::date AS day,
-                        count(*) FILTER (WHERE outcome = 'success') AS success,
-                        count(*) FILTER (WHERE outcome = 'denied') AS denied,
-                        count(*) FILTER (WHERE outcome = 'failed') AS failed
-                 FROM audit_events WHERE at >= $1 GROUP BY 1 ORDER BY 1",
+                "SELECT (minute AT TIME ZONE 'UTC')::date AS day,
+                        coalesce(sum(events) FILTER (WHERE outcome = 'success'), 0)::bigint
+                            AS success,
+                        coalesce(sum(events) FILTER (WHERE outcome = 'denied'), 0)::bigint
+                            AS denied,
+                        coalesce(sum(events) FILTER (WHERE outcome = 'failed'), 0)::bigint
+                            AS failed
+                 FROM audit_counts WHERE minute >= $1 GROUP BY 1 ORDER BY 1",
                 &[&start],
             )
             .await
@@ -268,18 +319,22 @@ impl AuditStore for PgAuditStore {
         let start = from.with_time(Time::MIDNIGHT).assume_utc();
         let c = self.pool.get().await.map_err(unavailable)?;
         let count = |r: &Row, col: &str| r.get::<_, i64>(col).max(0) as u64;
+        // From the minutes' counts (migration 0011), not the events themselves.
         let total = c
             .query_one(
-                "SELECT count(*) AS n FROM audit_events WHERE tool_name IS NOT NULL",
+                "SELECT coalesce(sum(events), 0)::bigint AS n FROM audit_counts
+                 WHERE tool_name IS NOT NULL",
                 &[],
             )
             .await
             .map_err(unavailable)?;
         let per_day = c
             .query(
-                "SELECT (at AT TIME ZONE 'UTC')::date AS day, count(*) AS calls,
-                        count(*) FILTER (WHERE outcome <> 'success') AS errors
-                 FROM audit_events WHERE tool_name IS NOT NULL AND at >= $1
+                "SELECT (minute AT TIME ZONE 'UTC')::date AS day,
+                        coalesce(sum(events), 0)::bigint AS calls,
+                        coalesce(sum(events) FILTER (WHERE outcome <> 'success'), 0)::bigint
+                            AS errors
+                 FROM audit_counts WHERE tool_name IS NOT NULL AND minute >= $1
                  GROUP BY 1 ORDER BY 1",
                 &[&start],
             )
@@ -287,8 +342,8 @@ impl AuditStore for PgAuditStore {
             .map_err(unavailable)?;
         let tools = c
             .query(
-                "SELECT tool_name, count(*) AS n FROM audit_events
-                 WHERE tool_name IS NOT NULL AND at >= $1
+                "SELECT tool_name, sum(events)::bigint AS n FROM audit_counts
+                 WHERE tool_name IS NOT NULL AND minute >= $1
                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
                 &[&start],
             )
@@ -296,8 +351,8 @@ impl AuditStore for PgAuditStore {
             .map_err(unavailable)?;
         let keys = c
             .query(
-                "SELECT key_id, count(*) AS n FROM audit_events
-                 WHERE key_id IS NOT NULL AND at >= $1
+                "SELECT key_id, sum(events)::bigint AS n FROM audit_counts
+                 WHERE key_id IS NOT NULL AND minute >= $1
                  GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
                 &[&start],
             )
@@ -339,13 +394,39 @@ impl AuditStore for PgAuditStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
             .await
             .map_err(unavailable)?;
-        let n = tx
-            .execute(
-                "DELETE FROM audit_events WHERE seq < coalesce(
-                     (SELECT min(seq) FROM audit_events WHERE at >= $1),
-                     (SELECT max(seq) + 1 FROM audit_events))",
+        tx.batch_execute("SET LOCAL jit = off")
+            .await
+            .map_err(unavailable)?;
+        // Every event counted first (one an older instance stored may not be yet), so that
+        // the counts of the events removed can be taken off (migration 0011).
+        tx.execute(append::ADD_COUNTS, &[])
+            .await
+            .map_err(unavailable)?;
+        let n: i64 = tx
+            .query_one(
+                "WITH gone AS (
+                     DELETE FROM audit_events WHERE seq < coalesce(
+                         (SELECT min(seq) FROM audit_events WHERE at >= $1),
+                         (SELECT max(seq) + 1 FROM audit_events))
+                     RETURNING at, key_id, tool_name, action, outcome
+                 ), g AS (
+                     SELECT date_trunc('minute', at, 'UTC') AS minute, key_id, tool_name,
+                            action, outcome, count(*) AS n
+                     FROM gone GROUP BY 1, 2, 3, 4, 5
+                 ), taken AS (
+                     UPDATE audit_counts c SET events = c.events - g.n FROM g
+                     WHERE c.minute = g.minute AND c.key_id IS NOT DISTINCT FROM g.key_id
+                       AND c.tool_name IS NOT DISTINCT FROM g.tool_name
+                       AND c.action = g.action AND c.outcome = g.outcome
+                     RETURNING 1
+                 )
+                 SELECT count(*) FROM gone",
                 &[&before],
             )
+            .await
+            .map_err(unavailable)?
+            .get(0);
+        tx.execute("DELETE FROM audit_counts WHERE events <= 0", &[])
             .await
             .map_err(unavailable)?;
         // Batches' words go with the last of their events: a batch ending before the oldest
@@ -358,7 +439,7 @@ impl AuditStore for PgAuditStore {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        Ok(n)
+        Ok(n.max(0) as u64)
     }
 
     #[tracing::instrument(skip_all)]

@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_ascending_indexes",
         sql: include_str!("../../../migrations/0010_audit_ascending_indexes.sql"),
     },
+    Migration {
+        version: 11,
+        name: "audit_counts",
+        sql: include_str!("../../../migrations/0011_audit_counts.sql"),
+    },
 ];
 
 /// Taken (per database) while migrating; an arbitrary constant ("sluice" in ASCII).

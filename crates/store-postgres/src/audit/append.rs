@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
-use super::{CHAIN_LOCK, hash32, text, to_i64, unavailable, write_error};
+use super::{CHAIN_LOCK, hash32, spans, to_i64, unavailable, write_error};
 
 /// Events are written with `COPY ... FROM STDIN` in PostgreSQL's binary format: no SQL to
 /// parse or plan per batch and no text to convert, so a stored event costs the server about a
@@ -86,10 +86,15 @@ pub(super) async fn append_in(
     let copy = c.prepare_cached(COPY).await.map_err(unavailable)?;
     let last_hash = c.prepare_cached(LAST_HASH).await.map_err(unavailable)?;
     let add_words = c.prepare_cached(ADD_WORDS).await.map_err(unavailable)?;
+    let add_counts = c.prepare_cached(ADD_COUNTS).await.map_err(unavailable)?;
     // Worked out before the lock is taken (again after it, should some events be stored).
     let mut summary = Summary::of(events.iter());
-    let begin =
-        format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({CHAIN_LOCK})");
+    // Without JIT: compiling a statement takes PostgreSQL 50 to 150 ms, far more than running
+    // any of these (the counts' statement, planned on a guess, would otherwise be compiled).
+    let begin = format!(
+        "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL jit = off; \
+         SELECT pg_advisory_xact_lock({CHAIN_LOCK})"
+    );
     // `join` polls in order, so the lock is sent before the read, and the read before the copy.
     let (last, found, sink) = if unsure {
         let (locked, last) =
@@ -166,20 +171,21 @@ pub(super) async fn append_in(
             .map_err(write_error)?;
         prev = hash;
     }
-    // The connection sends the batch's words and `COMMIT` only after the copy's end. Should the
-    // copy fail before it ends, `try_join3` returns at once: the writer, dropped, ends the copy
-    // with CopyFail, the queued statements fail or roll back, and the caller closes the
-    // connection. The words are Sluice's own data, so an error storing them is an outage to
-    // wait out, never a reason to leave events out.
+    // The connection sends the batch's words and counts and `COMMIT` only after the copy's end.
+    // Should the copy fail before it ends, `try_join4` returns at once: the writer, dropped,
+    // ends the copy with CopyFail, the queued statements fail or roll back, and the caller
+    // closes the connection. The words and counts are Sluice's own data, so an error storing
+    // them is an outage to wait out, never a reason to leave events out.
     let Summary {
         at_min,
         at_max,
         words,
     } = summary;
-    futures_util::future::try_join3(
+    futures_util::future::try_join4(
         writer.finish().map_err(write_error),
         c.execute(&add_words, &[&at_min, &at_max, &words])
             .map_err(unavailable),
+        c.execute(&add_counts, &[]).map_err(unavailable),
         c.batch_execute("COMMIT").map_err(unavailable),
     )
     .await
@@ -190,11 +196,31 @@ pub(super) async fn append_in(
 const ADD_WORDS: &str = "INSERT INTO audit_word_batches (at_min, at_max, words) \
     VALUES ($1, $2, array_to_tsvector($3::text[]))";
 
+/// Counts the events stored since the last counted (`audit_counted`) into `audit_counts` (see
+/// migration 0011), computed from the stored events themselves: the batch just copied, and any
+/// event an instance without counts stored in between. Run under the chain's lock.
+pub(super) const ADD_COUNTS: &str = "WITH span AS ( \
+        UPDATE audit_counted SET seq = s.hi \
+        FROM (SELECT c.seq AS lo, \
+                     coalesce((SELECT max(seq) FROM audit_events), c.seq) AS hi \
+              FROM audit_counted c WHERE c.id = true) s \
+        WHERE audit_counted.id = true \
+        RETURNING s.lo, s.hi \
+    ) \
+    INSERT INTO audit_counts (minute, key_id, tool_name, action, outcome, events) \
+    SELECT date_trunc('minute', e.at, 'UTC'), e.key_id, e.tool_name, e.action, e.outcome, \
+           count(*) \
+    FROM span, audit_events e \
+    WHERE e.seq > span.lo AND e.seq <= span.hi \
+    GROUP BY 1, 2, 3, 4, 5 \
+    ON CONFLICT ON CONSTRAINT audit_counts_combination \
+    DO UPDATE SET events = audit_counts.events + excluded.events";
+
 /// What a batch adds to `audit_word_batches`.
 struct Summary {
     at_min: OffsetDateTime,
     at_max: OffsetDateTime,
-    /// [`text::EVERY`] alone when the batch has too many to keep.
+    /// [`spans::EVERY`] alone when the batch has too many to keep.
     words: Vec<String>,
 }
 
@@ -205,7 +231,7 @@ impl Summary {
         Self {
             at_min: at.clone().min().unwrap_or(OffsetDateTime::UNIX_EPOCH),
             at_max: at.max().unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            words: audit::batch_words(events).unwrap_or_else(|| vec![text::EVERY.to_owned()]),
+            words: audit::batch_words(events).unwrap_or_else(|| vec![spans::EVERY.to_owned()]),
         }
     }
 }

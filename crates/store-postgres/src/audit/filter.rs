@@ -1,11 +1,12 @@
 //! Searching the log: a filter's SQL conditions and count, and what a text search (`q`) needs.
 
 use audit::{AuditError, AuditFilter, Cursor, Outcome, StoredEvent};
+use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 
-use super::{COLUMNS, from_row, text, unavailable};
+use super::{COLUMNS, from_row, spans, unavailable};
 
-type Param = Box<dyn ToSql + Sync + Send>;
+pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
 /// A filter's conditions (to be joined with `AND`), with their parameters; with a cursor, only
 /// events after it (newest first).
@@ -126,11 +127,106 @@ pub(super) fn where_sql(clauses: &[String]) -> String {
 /// For `q`: matches are counted up to 1,000 past the page (`total` is exact below it), and
 /// for no longer than 50 ms once the page is found (a word in one event of hundreds, such as
 /// an address, would otherwise mean reading hundreds of thousands of events for the count).
-pub(super) fn text_counting(skip: usize, take: usize) -> text::Counting {
-    text::Counting {
+pub(super) fn text_counting(skip: usize, take: usize) -> spans::Counting {
+    spans::Counting {
         limit: (skip + take).max(1_000),
         time: Some(std::time::Duration::from_millis(50)),
     }
+}
+
+/// Whether a filter asks for a key, a tool or an action: such a search is counted from
+/// `audit_counts` (migration 0011) and reads the events of the minutes that hold matches (an
+/// outcome alone is found through the index of unsuccessful events instead).
+pub(super) fn counted(f: &AuditFilter) -> bool {
+    f.key_id.is_some() || f.tool_name.is_some() || f.action.is_some()
+}
+
+/// A filter's conditions on what `audit_counts` holds (key, tool, action, outcome): its column
+/// names are the events'.
+pub(super) fn count_conditions(f: &AuditFilter) -> (Vec<String>, Vec<Param>) {
+    conditions(
+        &AuditFilter {
+            from: None,
+            to: None,
+            text: None,
+            ..f.clone()
+        },
+        None,
+    )
+}
+
+/// The minute `at` falls in (UTC, as `audit_counts` has it).
+fn minute_of(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_second(0)
+        .and_then(|t| t.replace_nanosecond(0))
+        .unwrap_or(at)
+}
+
+/// The exact number of events a [`counted`] filter matches: the counts of the minutes wholly
+/// within its dates, plus the events, counted one by one, of the minutes its dates cut through.
+pub(super) async fn counted_total(
+    c: &impl tokio_postgres::GenericClient,
+    f: &AuditFilter,
+) -> Result<u64, AuditError> {
+    let from = f
+        .from
+        .unwrap_or(spans::FIRST)
+        .to_offset(time::UtcOffset::UTC);
+    let to = f.to.unwrap_or(spans::LAST).to_offset(time::UtcOffset::UTC);
+    // The whole minutes: from the first starting at or after `from` to the last ending at or
+    // before `to`.
+    let first = match minute_of(from) {
+        m if m == from => m,
+        m => m + time::Duration::MINUTE,
+    };
+    let end = minute_of(to);
+    let (clauses, mut params) = count_conditions(f);
+    let n = params.len();
+    params.extend([Box::new(first) as Param, Box::new(end)]);
+    let whole = format!(
+        "SELECT coalesce(sum(events), 0)::bigint FROM audit_counts \
+         WHERE minute >= ${} AND minute < ${}{}",
+        n + 1,
+        n + 2,
+        clauses
+            .iter()
+            .map(|c| format!(" AND {c}"))
+            .collect::<String>()
+    );
+    // The minutes cut through, counted event by event: before the first whole minute and
+    // after the last, or the one minute both dates fall in.
+    let cut: Vec<(OffsetDateTime, OffsetDateTime)> = if first > end {
+        vec![(from, to)]
+    } else {
+        [(from, first), (end, to)]
+            .into_iter()
+            .filter(|(lo, hi)| lo < hi)
+            .collect()
+    };
+    let whole_refs = refs(&params);
+    let whole = c.query_one(&whole, &whole_refs);
+    let cut = futures_util::future::try_join_all(cut.into_iter().map(|(lo, hi)| async move {
+        let (clauses, mut params) = count_conditions(f);
+        let n = params.len();
+        params.extend([Box::new(lo) as Param, Box::new(hi)]);
+        let sql = format!(
+            "SELECT count(*) FROM audit_events WHERE at >= ${} AND at < ${}{}",
+            n + 1,
+            n + 2,
+            clauses
+                .iter()
+                .map(|c| format!(" AND {c}"))
+                .collect::<String>()
+        );
+        c.query_one(&sql, &refs(&params))
+            .await
+            .map(|r| r.get::<_, i64>(0))
+    }));
+    let (whole, cut) = futures_util::future::try_join(whole, cut)
+        .await
+        .map_err(unavailable)?;
+    let cut: i64 = cut.iter().sum();
+    Ok((whole.get::<_, i64>(0) + cut).max(0) as u64)
 }
 
 /// Whether a filter's text search has words (and so goes through `audit_text`).

@@ -1,23 +1,26 @@
-//! Text search (`q`) over the audit log through the batches' words (migration 0008).
+//! Reading the audit log by spans of time that may hold matches: text search (`q`) through
+//! the batches' words (migration 0008), and the key, tool and action filters through the
+//! minutes' counts (migration 0011).
 //!
-//! Every stored batch of events has a row in `audit_word_batches`: its time span and its
-//! words. A search for `q` reads, newest first, the spans of the batches whose words hold
-//! `q`'s (a GIN index), and checks only the events in those spans against `q` itself (with
-//! the other filters). Events stored before the migration have one batch of their own, holding
-//! every word (see the migration). The spans are read a page at a time and the events a window of
-//! spans at a time, so a search stops as soon as it has what it needs.
+//! Every stored batch of events has a row in `audit_word_batches` (its time span and its
+//! words), and every minute a row in `audit_counts` per combination of key, tool, action and
+//! outcome it holds. A search reads, newest first, the spans (batches or minutes) that hold
+//! what it looks for, and checks only the events in those spans against the filter itself. Events stored before migration 0008 have one word batch of their own, holding
+//! every word (see the migration). The spans are read a page at a time and the events a window
+//! of spans at a time, so a search stops as soon as it has what it needs.
 
 use audit::{AuditError, AuditFilter, Cursor};
 use time::{Duration, OffsetDateTime, macros::datetime};
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
+use super::filter::{Param, count_conditions};
 use super::{conditions, refs, unavailable};
 
 /// Before any event.
-const FIRST: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
+pub(super) const FIRST: OffsetDateTime = datetime!(0001-01-01 0:00 UTC);
 /// After any event.
-const LAST: OffsetDateTime = datetime!(9999-12-31 0:00 UTC);
+pub(super) const LAST: OffsetDateTime = datetime!(9999-12-31 0:00 UTC);
 
 /// Batch spans read per round trip.
 const SPAN_PAGE: i64 = 512;
@@ -33,6 +36,47 @@ pub(super) struct Counting {
     pub limit: usize,
     /// Once the wanted events are found, counting stops when this is spent.
     pub time: Option<std::time::Duration>,
+}
+
+/// Which batches may hold matching events.
+pub(super) enum Spans {
+    /// Those whose words hold these (`q`'s words: each whole, or a prefix where it may go on).
+    Words(Vec<(String, bool)>),
+    /// The minutes holding events of the filter's key, tool, action and outcome (see
+    /// [`super::filter::counted`]).
+    Minutes,
+}
+
+/// The spans of the batches that may hold matches ($1), within the filter's dates ($2, $3),
+/// not after the cursor ($4), before the last span read ($5, $6), latest first.
+const WORD_SPANS: &str = "SELECT id, at_min, at_max FROM audit_word_batches \
+    WHERE words @@ $1::text::tsquery \
+      AND at_max >= $2 AND at_min < $3 AND at_min <= $4 \
+      AND (at_max, id) < ($5, $6) \
+    ORDER BY at_max DESC, id DESC LIMIT $7";
+/// The minutes holding matches, latest first, as spans (with id 0, ending a microsecond before
+/// the next minute): `conditions` on the key, tool, action and outcome take the `n` parameters
+/// from $1, then come the filter's dates, the cursor's time, the end of the last span read and
+/// the limit.
+fn minute_spans(conditions: &[String], n: usize) -> String {
+    format!(
+        "SELECT DISTINCT 0::bigint AS id, minute AS at_min, \
+                minute + interval '59.999999 seconds' AS at_max \
+         FROM audit_counts \
+         WHERE minute > ${}::timestamptz - interval '1 minute' \
+           AND minute < ${}::timestamptz AND minute <= ${}::timestamptz \
+           AND minute < ${}::timestamptz - interval '59.999999 seconds'{} \
+         ORDER BY at_min DESC LIMIT ${}",
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 4,
+        conditions
+            .iter()
+            .map(|c| format!(" AND {c}"))
+            .collect::<String>(),
+        n + 5
+    )
 }
 
 /// What a scan found: the wanted events' `seq`s (newest first), and how many events matched
@@ -65,14 +109,13 @@ fn tsquery(words: &[(String, bool)]) -> String {
 /// of an event has a `-` (see `audit::batch_words`).
 pub(super) const EVERY: &str = "-every-";
 
-/// The events matching `filter` (its text among them, with `words` its words), newest first,
-/// after `cursor`: the `seq`s of the `take` after the first `skip`, counting matches up to
+/// The events matching `filter`, newest first, found in the batches of `spans`, after `cursor`: the `seq`s of the `take` after the first `skip`, counting matches up to
 /// `count`'s limit (at least `skip + take`; one more is looked for, to tell whether there are
 /// more), or, once the wanted events are found, until its time is spent.
 pub(super) async fn scan(
     c: &impl GenericClient,
     filter: &AuditFilter,
-    words: &[(String, bool)],
+    spans: &Spans,
     cursor: Option<Cursor>,
     skip: usize,
     take: usize,
@@ -80,7 +123,14 @@ pub(super) async fn scan(
 ) -> Result<Matches, AuditError> {
     // When the wanted events were all found: counting goes on from then for `count.time`.
     let mut filled_at: Option<std::time::Instant> = None;
-    let tsq = tsquery(words);
+    // How the spans are read: their statement, and the parameters before the five it shares.
+    let (spans_sql, span_params): (String, Vec<Param>) = match spans {
+        Spans::Words(words) => (WORD_SPANS.to_owned(), vec![Box::new(tsquery(words))]),
+        Spans::Minutes => {
+            let (clauses, params) = count_conditions(filter);
+            (minute_spans(&clauses, params.len()), params)
+        }
+    };
     let from = filter.from.unwrap_or(FIRST);
     let to = filter.to.unwrap_or(LAST);
     let top = cursor.map_or(LAST, |c| c.at);
@@ -122,17 +172,14 @@ pub(super) async fn scan(
     loop {
         // Enough spans for the next window, or all of them.
         while pending.len() < window && !batches_done {
-            let rows = c
-                .query(
-                    "SELECT id, at_min, at_max FROM audit_word_batches \
-                     WHERE words @@ $1::text::tsquery \
-                       AND at_max >= $2 AND at_min < $3 AND at_min <= $4 \
-                       AND (at_max, id) < ($5, $6) \
-                     ORDER BY at_max DESC, id DESC LIMIT $7",
-                    &[&tsq, &from, &to, &top, &after.0, &after.1, &SPAN_PAGE],
-                )
-                .await
-                .map_err(unavailable)?;
+            let mut refs = refs(&span_params);
+            refs.extend([&from as &(dyn ToSql + Sync), &to, &top, &after.0]);
+            // (A minute's span is known by its end alone.)
+            if let Spans::Words(_) = spans {
+                refs.push(&after.1);
+            }
+            refs.push(&SPAN_PAGE);
+            let rows = c.query(&spans_sql, &refs).await.map_err(unavailable)?;
             batches_done = (rows.len() as i64) < SPAN_PAGE;
             for row in &rows {
                 let (id, lo, hi): (i64, OffsetDateTime, OffsetDateTime) =
