@@ -14,6 +14,7 @@
 -- the chain's lock, in the batch's transaction), so an event stored by an instance that does
 -- not know this table (during a rolling upgrade) is counted with the next batch a newer
 -- instance stores.
+-- (`NULLS NOT DISTINCT`: PostgreSQL 15 or later.)
 CREATE TABLE audit_counts (
     minute     timestamptz NOT NULL,
     key_id     uuid,
@@ -44,15 +45,16 @@ CREATE TABLE audit_counted (
     seq  bigint NOT NULL
 );
 
--- Running instances wait to store events while the existing ones are counted (seconds on a
--- million events); nothing is lost.
-LOCK TABLE audit_events IN SHARE MODE;
+-- The log is locked first (dropping its indexes takes the strongest lock anyway; taking a
+-- weaker one first could deadlock with a running instance's batch): running instances wait to
+-- store or read events while the existing ones are counted (seconds on a million events);
+-- nothing is lost.
+LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE;
+DROP INDEX audit_events_key_idx;
+DROP INDEX audit_events_tool_idx;
+DROP INDEX audit_events_action_idx;
 INSERT INTO audit_counted (seq) SELECT coalesce(max(seq), 0) FROM audit_events;
 INSERT INTO audit_counts (minute, key_id, tool_name, action, outcome, events)
 SELECT date_trunc('minute', at, 'UTC'), key_id, tool_name, action, outcome, count(*)
 FROM audit_events
 GROUP BY 1, 2, 3, 4, 5;
-
-DROP INDEX audit_events_key_idx;
-DROP INDEX audit_events_tool_idx;
-DROP INDEX audit_events_action_idx;

@@ -112,7 +112,10 @@ fn when(raw: &str, field: &str, end_of_day: bool) -> Result<OffsetDateTime, ApiE
     })?;
     let start = day.with_time(Time::MIDNIGHT).assume_utc();
     Ok(if end_of_day {
-        start + Duration::days(1)
+        // The next midnight; the day's last microsecond on the last day there is.
+        start
+            .checked_add(Duration::days(1))
+            .unwrap_or_else(|| start + (Duration::days(1) - Duration::microseconds(1)))
     } else {
         start
     })
@@ -411,6 +414,21 @@ pub struct CountView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_day_there_is_ends_without_overflowing() {
+        let end = when("9999-12-31", "dateTo", true).unwrap();
+        assert_eq!(
+            end.date(),
+            Date::from_calendar_date(9999, time::Month::December, 31).unwrap()
+        );
+        assert_eq!(
+            end.time(),
+            Time::from_hms_micro(23, 59, 59, 999_999).unwrap()
+        );
+        let next = when("2026-05-01", "dateTo", true).unwrap();
+        assert_eq!(next, time::macros::datetime!(2026-05-02 0:00 UTC));
+    }
 
     #[test]
     fn spreadsheet_formulas_are_defused_and_cells_quoted() {

@@ -390,7 +390,14 @@ impl AuditStore for PgAuditStore {
         // The oldest end of the chain only (by seq, under the chain's lock): an event a little
         // out of time order in the middle stays, so the kept events still chain.
         let mut c = self.pool.get().await.map_err(unavailable)?;
-        let tx = c.transaction().await.map_err(unavailable)?;
+        // READ COMMITTED whatever the server's default, as for appends: each statement sees the
+        // batches committed before the lock was granted.
+        let tx = c
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(unavailable)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK])
             .await
             .map_err(unavailable)?;
@@ -426,9 +433,15 @@ impl AuditStore for PgAuditStore {
             .await
             .map_err(unavailable)?
             .get(0);
-        tx.execute("DELETE FROM audit_counts WHERE events <= 0", &[])
-            .await
-            .map_err(unavailable)?;
+        // Also the minutes before the oldest event kept: an instance older than migration 0011
+        // may have removed events without taking them off.
+        tx.execute(
+            "DELETE FROM audit_counts WHERE events <= 0 OR minute < coalesce(
+                 date_trunc('minute', (SELECT min(at) FROM audit_events), 'UTC'), 'infinity')",
+            &[],
+        )
+        .await
+        .map_err(unavailable)?;
         // Batches' words go with the last of their events: a batch ending before the oldest
         // kept event holds none of them.
         tx.execute(

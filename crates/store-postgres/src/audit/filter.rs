@@ -168,16 +168,18 @@ pub(super) async fn counted_total(
     c: &impl tokio_postgres::GenericClient,
     f: &AuditFilter,
 ) -> Result<u64, AuditError> {
-    let from = f
-        .from
-        .unwrap_or(spans::FIRST)
-        .to_offset(time::UtcOffset::UTC);
-    let to = f.to.unwrap_or(spans::LAST).to_offset(time::UtcOffset::UTC);
+    // In UTC (a date that has none, near the year 9999, as the last).
+    let utc = |at: OffsetDateTime| {
+        at.checked_to_offset(time::UtcOffset::UTC)
+            .unwrap_or(spans::LAST)
+    };
+    let from = utc(f.from.unwrap_or(spans::FIRST));
+    let to = utc(f.to.unwrap_or(spans::LAST));
     // The whole minutes: from the first starting at or after `from` to the last ending at or
     // before `to`.
     let first = match minute_of(from) {
         m if m == from => m,
-        m => m + time::Duration::MINUTE,
+        m => m.checked_add(time::Duration::MINUTE).unwrap_or(spans::LAST),
     };
     let end = minute_of(to);
     let (clauses, mut params) = count_conditions(f);
