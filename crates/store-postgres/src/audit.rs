@@ -21,7 +21,7 @@ mod spans;
 
 use append::{Detached, append_in};
 use filter::{
-    by_seq, conditions, count_sql, counted, counted_total, refs, text_counting, text_search,
+    by_seq, conditions, count_sql, counted, counted_total, refs, span_search, text_counting,
     text_words, where_sql,
 };
 use spans::Spans;
@@ -158,7 +158,7 @@ impl AuditStore for PgAuditStore {
         let mut c = self.pool.get().await.map_err(unavailable)?;
         if let Some(words) = text_words(filter) {
             let (skip, take) = (offset as usize, size as usize);
-            let tx = text_search(&mut c).await?;
+            let tx = span_search(&mut c).await?;
             let found = spans::scan(
                 &*tx,
                 filter,
@@ -179,7 +179,7 @@ impl AuditStore for PgAuditStore {
         }
         if counted(filter) {
             let (skip, take) = (offset as usize, size as usize);
-            let tx = text_search(&mut c).await?;
+            let tx = span_search(&mut c).await?;
             // The minutes' counts make the total, unless a text (without words: punctuation)
             // is searched too: then matches are counted as for any text.
             let exact = match filter.text {
@@ -241,7 +241,7 @@ impl AuditStore for PgAuditStore {
         let mut c = self.pool.get().await.map_err(unavailable)?;
         if let Some(words) = text_words(filter) {
             let take = limit as usize;
-            let tx = text_search(&mut c).await?;
+            let tx = span_search(&mut c).await?;
             let counting = spans::Counting {
                 limit: take,
                 time: None,
@@ -260,7 +260,7 @@ impl AuditStore for PgAuditStore {
         }
         if counted(filter) {
             let take = limit as usize;
-            let tx = text_search(&mut c).await?;
+            let tx = span_search(&mut c).await?;
             let counting = spans::Counting {
                 limit: take,
                 time: None,

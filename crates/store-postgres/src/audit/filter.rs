@@ -237,10 +237,11 @@ pub(super) fn text_words(f: &AuditFilter) -> Option<Vec<(String, bool)>> {
     (!words.is_empty()).then_some(words)
 }
 
-/// A read-only transaction for a text search, without JIT: PostgreSQL would compile the
-/// per-span statement (its estimate is high, the spans being unknown to the planner), which
-/// takes 10 to 40 ms, longer than running it. Rolled back when dropped.
-pub(super) async fn text_search(
+/// A read-only transaction for a search by spans (text, or key, tool and action), without JIT:
+/// PostgreSQL would compile the per-span statement (its estimate is high, the spans being
+/// unknown to the planner), which takes 10 to 40 ms, longer than running it. Rolled back when
+/// dropped.
+pub(super) async fn span_search(
     c: &mut deadpool_postgres::Object,
 ) -> Result<deadpool_postgres::Transaction<'_>, AuditError> {
     let tx = c
