@@ -182,6 +182,13 @@ async fn every_filter_finds_and_counts_exactly_what_a_scan_finds() {
     );
 }
 
+/// 20 events of the sample five days before `cutoff`.
+fn long_before(keys: [Uuid; 2], cutoff: time::OffsetDateTime) -> Vec<AuditEvent> {
+    let mut old = sample(keys, cutoff - Duration::days(5));
+    old.truncate(20);
+    old
+}
+
 /// What migration 0011 runs to count the events stored before it.
 fn backfill_sql() -> &'static str {
     let migration = include_str!("../../migrations/0011_audit_counts.sql");
@@ -261,10 +268,7 @@ async fn retention_takes_the_events_it_removes_off_the_counts() {
     let cutoff = audit::retention_cutoff(25);
     // 20 old events, then one a millisecond before the cutoff, in the minute of the first kept
     // event (the sample's first, at the cutoff), and in one batch with the sample's first 12.
-    let old: Vec<AuditEvent> = sample(keys, cutoff - Duration::days(5))
-        .into_iter()
-        .take(20)
-        .collect();
+    let old = long_before(keys, cutoff);
     let events = sample(keys, cutoff);
     let mut edge = events[0].clone();
     edge.id = Uuid::now_v7();
@@ -413,10 +417,7 @@ async fn retention_repairs_the_counts_of_events_an_older_instance_removed() {
     let store = store(&db);
     let keys = [Uuid::now_v7(), Uuid::now_v7()];
     let cutoff = audit::retention_cutoff(25);
-    let old: Vec<AuditEvent> = sample(keys, cutoff - Duration::days(5))
-        .into_iter()
-        .take(20)
-        .collect();
+    let old = long_before(keys, cutoff);
     let events = sample(keys, cutoff + Duration::minutes(1));
     store.append(&old).await.unwrap();
     for batch in events.chunks(16) {

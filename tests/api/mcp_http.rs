@@ -569,15 +569,7 @@ async fn a_slow_upload_counts_in_the_audit_duration_but_not_in_the_tool_latency(
     let ms = events[0]["durationMs"].as_u64().unwrap();
     assert!(ms >= 1_200, "{ms} ms in {:?}", events[0]);
     // The tool's latency starts once the body is there: well under the upload's 1.2 s.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::metrics::scrape(&app).await;
     let line = "sluice_mcp_tool_call_duration_seconds_bucket{tool=\"get_schemas\",le=\"1\"} 1";
     assert!(metrics.contains(line), "{line} in {metrics}");
 }

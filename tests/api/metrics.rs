@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TargetPg, spawn_app, spawn_app_with};
+use crate::helpers::{TargetPg, TestApp, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn metrics_count_routes_tools_and_outcomes() {
@@ -130,15 +130,7 @@ async fn each_connection_pool_is_shown() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(&app).await;
     for line in [
         format!("sluice_target_pool_max{{connection=\"{db}\"}} 16"),
         format!("sluice_target_pool_in_use{{connection=\"{db}\"}} 0"),
@@ -147,4 +139,16 @@ async fn each_connection_pool_is_shown() {
     ] {
         assert!(text.contains(&line), "{line} in {text}");
     }
+}
+
+/// `/metrics` as a loopback client reads it.
+pub(crate) async fn scrape(app: &TestApp) -> String {
+    app.client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

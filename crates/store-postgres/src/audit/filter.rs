@@ -115,6 +115,11 @@ pub(super) fn count_sql(clauses: &[String]) -> String {
     format!("SELECT ({all}) - ({unsuccessful})")
 }
 
+/// ` AND ...` for each condition, to follow conditions of a statement's own.
+pub(super) fn and_each(clauses: &[String]) -> String {
+    clauses.iter().map(|c| format!(" AND {c}")).collect()
+}
+
 /// `WHERE ...` for conditions (empty for none).
 pub(super) fn where_sql(clauses: &[String]) -> String {
     if clauses.is_empty() {
@@ -190,10 +195,7 @@ pub(super) async fn counted_total(
          WHERE minute >= ${} AND minute < ${}{}",
         n + 1,
         n + 2,
-        clauses
-            .iter()
-            .map(|c| format!(" AND {c}"))
-            .collect::<String>()
+        and_each(&clauses)
     );
     // The minutes cut through, counted event by event: before the first whole minute and
     // after the last, or the one minute both dates fall in.
@@ -215,10 +217,7 @@ pub(super) async fn counted_total(
             "SELECT count(*) FROM audit_events WHERE at >= ${} AND at < ${}{}",
             n + 1,
             n + 2,
-            clauses
-                .iter()
-                .map(|c| format!(" AND {c}"))
-                .collect::<String>()
+            and_each(&clauses)
         );
         c.query_one(&sql, &refs(&params))
             .await

@@ -14,7 +14,7 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 use tokio_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
-use super::filter::{Param, count_conditions};
+use super::filter::{Param, and_each, count_conditions};
 use super::{conditions, refs, unavailable};
 
 /// Before any event.
@@ -71,10 +71,7 @@ fn minute_spans(conditions: &[String], n: usize) -> String {
         n + 2,
         n + 3,
         n + 4,
-        conditions
-            .iter()
-            .map(|c| format!(" AND {c}"))
-            .collect::<String>(),
+        and_each(conditions),
         n + 5
     )
 }
