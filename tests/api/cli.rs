@@ -466,3 +466,55 @@ async fn sluice_demo_sets_up_a_database_and_a_key_an_agent_can_use_at_once() {
     assert!(status.success());
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The scheduling policy of every thread of a process (field 41 of each thread's stat line):
+/// 0 is `SCHED_OTHER`, 3 `SCHED_BATCH`.
+#[cfg(target_os = "linux")]
+fn thread_policies(pid: u32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| {
+            let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap();
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .unwrap()
+                .1
+                .split_whitespace()
+                .collect();
+            fields[41 - 3].parse().unwrap()
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_server_threads_run_under_sched_batch_unless_told_otherwise() {
+    let db = TestDb::new().await;
+    for (policy, expected, line) in [(None, 3, Some("SCHED_BATCH")), (Some("normal"), 0, None)] {
+        let mut envs = vec![
+            ("SLUICE_DATABASE_URL", db.url.as_str()),
+            ("SLUICE_LISTEN", "127.0.0.1:0"),
+            ("SLUICE_MASTER_KEY", TEST_MASTER_KEY),
+            ("SLUICE_LOG__FORMAT", "json"),
+        ];
+        envs.extend(policy.map(|p| ("SLUICE_CPU_POLICY", p)));
+        let running = start(&envs);
+        // A request, so that the HTTP worker and the runtime's threads have all started.
+        let health = reqwest::get(format!("http://127.0.0.1:{}/healthz", running.port))
+            .await
+            .unwrap();
+        assert!(health.status().is_success());
+        let policies = thread_policies(running.child.id());
+        assert!(policies.len() > 2, "threads: {policies:?}");
+        assert!(
+            policies.iter().all(|p| *p == expected),
+            "cpu_policy {policy:?}: every thread's policy should be {expected}: {policies:?}"
+        );
+        let (_, log) = running.stop_and_collect();
+        assert_eq!(
+            log.iter().any(|l| l.contains("SCHED_BATCH")),
+            line.is_some(),
+            "start-up says which policy it set: {log:#?}"
+        );
+    }
+}

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::cpu::CpuPolicy;
+
 /// The prefix of every environment variable Sluice reads.
 pub const ENV_PREFIX: &str = "SLUICE_";
 
@@ -46,6 +48,9 @@ pub struct Settings {
     pub master_key: Option<String>,
     /// Where the development master key is kept.
     pub data_dir: PathBuf,
+    /// How the kernel schedules the server's threads: `batch` (`SCHED_BATCH` on Linux) or
+    /// `normal` (see `crate::cpu`).
+    pub cpu_policy: CpuPolicy,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub http: HttpSettings,
@@ -273,6 +278,7 @@ impl Default for Settings {
             database_url: "postgres://postgres@127.0.0.1:5432/sluice".into(),
             master_key: None,
             data_dir: PathBuf::from(".data"),
+            cpu_policy: CpuPolicy::Batch,
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
             http: HttpSettings::default(),

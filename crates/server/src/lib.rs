@@ -2,6 +2,7 @@
 //! behaviour lives in the domain crates and the adapters.
 
 pub mod config;
+pub mod cpu;
 pub mod demo;
 pub mod master_key;
 pub mod startup;

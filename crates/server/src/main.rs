@@ -10,7 +10,7 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use rand::RngCore as _;
 use server::config::Settings;
-use server::{master_key, startup, telemetry};
+use server::{cpu, master_key, startup, telemetry};
 
 /// jemalloc: under load glibc's allocator took about a quarter of the server's CPU, and
 /// jemalloc cut the CPU per MCP call by a fifth at the same memory (see `make bench`).
@@ -72,6 +72,19 @@ fn main() -> std::process::ExitCode {
         }
     };
     telemetry::init(&settings, std::io::stderr);
+    if matches!(cli.command, None | Some(Command::Serve)) {
+        // Before the runtimes start their threads, which inherit the policy.
+        match cpu::apply(settings.cpu_policy) {
+            cpu::Applied::Batch => {
+                tracing::info!("the server's threads run under SCHED_BATCH (cpu_policy)");
+            }
+            cpu::Applied::Unchanged => {}
+            cpu::Applied::Refused(why) => tracing::warn!(
+                reason = %why,
+                "cpu_policy is batch, but the threads keep the default scheduling policy"
+            ),
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -31,6 +31,20 @@ fn http_workers_default_to_half_the_cores_and_follow_the_setting() {
 }
 
 #[test]
+fn the_cpu_policy_defaults_to_batch_and_follows_the_setting() {
+    let s = Settings::load(None, env(&[])).unwrap();
+    assert_eq!(s.cpu_policy, CpuPolicy::Batch);
+    let s = Settings::load(None, env(&[("SLUICE_CPU_POLICY", "normal")])).unwrap();
+    assert_eq!(s.cpu_policy, CpuPolicy::Normal);
+    let err = Settings::load(None, env(&[("SLUICE_CPU_POLICY", "realtime")])).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("realtime") && text.contains("cpu_policy"),
+        "{text}"
+    );
+}
+
+#[test]
 fn fixed_variable_names_are_read() {
     let s = Settings::load(
         None,
