@@ -1,16 +1,16 @@
 //! How the kernel schedules the server's threads (`cpu_policy`).
 //!
-//! Sluice is a relay: each MCP call wakes it (the client's request, the database's answer),
-//! and each of its sends wakes another process (the database backend, the client). Under the
-//! default policy a thread that is woken preempts whatever runs on its core, often the very
-//! backend that just answered and is about to go back to sleep: one more pair of context
-//! switches per hop, and Sluice's worker is cut off in the middle of the calls it had ready.
-//! `SCHED_BATCH` (Linux) only changes that: a woken Sluice thread waits for the running task to
-//! block or use up its slice instead of preempting it, and then handles every call that became
-//! ready meanwhile in one go. Priorities and shares are unchanged (same nice value), so
-//! Sluice gets the same CPU and never takes more; what it gives up is jumping the queue, at
-//! most a scheduler slice (a few ms) when every core is busy. `make bench`: about a tenth
-//! more calls per second next to PostgreSQL on two cores (see the README's Performance).
+//! Sluice is a relay: each MCP call wakes it twice (the client's request, the database's
+//! answer). Under the default policy the woken Sluice thread preempts whatever runs on its
+//! core, typically the database backend that just answered and is about to go back to sleep,
+//! or the client that just sent: two context switches where one would do, and the preempted
+//! process still has to be switched back in only to block. `SCHED_BATCH` (Linux) changes that
+//! one thing: a woken batch thread does not preempt the running task; it runs once that task
+//! blocks or its slice ends, and then handles every call that became ready meanwhile in one
+//! go. (The other direction is unchanged: a process Sluice wakes may still preempt Sluice.)
+//! The nice value and so Sluice's share of the CPU are unchanged; what it gives up is jumping
+//! the queue, usually for well under a few ms, and only when its core is busy. `make bench`:
+//! Sluice's CPU per call 4-7 µs lower (see the README's Performance).
 
 use serde::{Deserialize, Serialize};
 
@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CpuPolicy {
-    /// `SCHED_BATCH` on Linux (elsewhere the system's default): woken threads do not
-    /// preempt the running task.
+    /// `SCHED_BATCH` on Linux when the process starts under the default policy at nice 0;
+    /// otherwise (and on other systems) what the process was started with.
     Batch,
-    /// The system's default (`SCHED_OTHER`).
+    /// Whatever the process was started with (`SCHED_OTHER` unless the operator chose another
+    /// policy, e.g. with `chrt`).
     Normal,
 }
 
@@ -45,6 +46,18 @@ pub fn apply(policy: CpuPolicy) -> Applied {
     }
 }
 
+/// The scheduling policy (0 is `SCHED_OTHER`, 3 `SCHED_BATCH`) and the nice value of the
+/// calling thread, from `/proc/thread-self/stat` (fields 41 and 19).
+#[cfg(target_os = "linux")]
+pub fn current() -> Option<(u32, i32)> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // The command name (field 2) may hold spaces and parentheses; field 3 follows the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let policy = fields.get(41 - 3)?.parse().ok()?;
+    let nice = fields.get(19 - 3)?.parse().ok()?;
+    Some((policy, nice))
+}
+
 #[cfg(target_os = "linux")]
 fn batch() -> Applied {
     use thread_priority::unix::{
@@ -53,19 +66,26 @@ fn batch() -> Applied {
     };
     use thread_priority::{ThreadPriority, ThreadPriorityOsValue};
 
-    // Setting the policy also sets the nice value, and the library can only be given 0: a
-    // server started with another nice value (`nice -n 5 sluice`) keeps its policy, so that
-    // its nice value is never changed behind the operator's back.
-    match nice() {
-        Some(0) => {}
-        Some(n) => {
+    // Only the default policy at nice 0 is changed. An operator who chose a policy (`chrt`,
+    // systemd's `CPUSchedulingPolicy`) keeps it: a real-time one is never demoted. And since
+    // the library sets the nice value along with the policy, and we only give it 0, a process
+    // started at another nice value (`nice -n 5 sluice`) keeps its policy and its nice value.
+    match current() {
+        Some((0, 0)) => {}
+        Some((3, _)) => return Applied::Unchanged,
+        Some((0, nice)) => {
             return Applied::Refused(format!(
-                "the process runs at nice {n}; SCHED_BATCH is only set at nice 0, so the nice \
-                 value is kept"
+                "the process runs at nice {nice}; SCHED_BATCH is only set at nice 0, so that \
+                 the nice value is kept"
+            ));
+        }
+        Some((policy, _)) => {
+            return Applied::Refused(format!(
+                "the process was started under scheduling policy {policy}, which is kept"
             ));
         }
         None => {
-            return Applied::Refused("cannot read the nice value from /proc".into());
+            return Applied::Refused("cannot read the scheduling policy from /proc".into());
         }
     }
     match set_thread_priority_and_policy(
@@ -83,55 +103,54 @@ fn batch() -> Applied {
     Applied::Unchanged
 }
 
-/// The calling thread's nice value (field 19 of `/proc/thread-self/stat`).
-#[cfg(target_os = "linux")]
-fn nice() -> Option<i32> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // The command name (field 2) may hold spaces; the fields after it start at field 3.
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(19 - 3)?
-        .parse()
-        .ok()
-}
-
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-
-    /// The scheduling policy of the calling thread (field 41 of its stat line).
-    fn policy_of_this_thread() -> u32 {
-        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .split_whitespace()
-            .collect();
-        fields[41 - 3].parse().unwrap()
-    }
 
     #[test]
     fn batch_applies_to_the_thread_and_the_threads_it_starts() {
         // A thread of its own, so the test runner's threads keep their policy.
         std::thread::spawn(|| {
-            assert_eq!(nice(), Some(0), "tests run at nice 0");
-            assert_eq!(apply(CpuPolicy::Batch), Applied::Batch);
-            assert_eq!(policy_of_this_thread(), 3, "SCHED_BATCH is policy 3");
-            assert_eq!(nice(), Some(0), "the nice value is unchanged");
-            let child = std::thread::spawn(policy_of_this_thread).join().unwrap();
-            assert_eq!(child, 3, "a thread started afterwards inherits the policy");
+            let before = current().unwrap();
+            let applied = apply(CpuPolicy::Batch);
+            if before != (0, 0) {
+                // The tests were started under `nice` or `chrt`: nothing may change.
+                assert_ne!(applied, Applied::Batch);
+                assert_eq!(current().unwrap(), before);
+                return;
+            }
+            assert_eq!(applied, Applied::Batch);
+            assert_eq!(current().unwrap(), (3, 0), "SCHED_BATCH, nice unchanged");
+            let child = std::thread::spawn(current).join().unwrap().unwrap();
+            assert_eq!(child, (3, 0), "a thread started afterwards inherits it");
         })
         .join()
         .unwrap();
     }
 
     #[test]
-    fn normal_changes_nothing() {
+    fn normal_and_a_chosen_nice_value_change_nothing() {
         std::thread::spawn(|| {
+            let before = current().unwrap();
             assert_eq!(apply(CpuPolicy::Normal), Applied::Unchanged);
-            assert_eq!(policy_of_this_thread(), 0, "SCHED_OTHER is policy 0");
+            assert_eq!(current().unwrap(), before);
+            if before.0 == 0 && before.1 < 19 {
+                // Raising one's own nice value needs no privilege.
+                std::process::Command::new("renice")
+                    .args(["-n", "19", "-p"])
+                    .arg(
+                        std::fs::read_link("/proc/thread-self")
+                            .unwrap()
+                            .file_name()
+                            .unwrap(),
+                    )
+                    .output()
+                    .unwrap();
+                let reniced = current().unwrap();
+                assert_eq!(reniced, (0, 19));
+                assert!(matches!(apply(CpuPolicy::Batch), Applied::Refused(_)));
+                assert_eq!(current().unwrap(), reniced, "policy and nice kept");
+            }
         })
         .join()
         .unwrap();

@@ -81,7 +81,7 @@ fn main() -> std::process::ExitCode {
             cpu::Applied::Unchanged => {}
             cpu::Applied::Refused(why) => tracing::warn!(
                 reason = %why,
-                "cpu_policy is batch, but the threads keep the default scheduling policy"
+                "cpu_policy is batch, but the threads keep the scheduling policy they were started with"
             ),
         }
     }
