@@ -101,23 +101,53 @@ pub(crate) fn shown(text: &str) -> String {
     }
 }
 
-/// `path.key`, or `key` at the top.
+/// `path.key`, or `key` at the top. Built without `format!`: the parser and the planner
+/// make a path for every node of every query, error or not.
 pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+        return key.to_owned();
     }
+    let mut out = String::with_capacity(path.len() + 1 + key.len());
+    out.push_str(path);
+    out.push('.');
+    out.push_str(key);
+    out
 }
 
 /// `path[index]`.
 pub(crate) fn index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = i;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = std::str::from_utf8(&digits[at..]).unwrap_or("?");
+    let mut out = String::with_capacity(path.len() + digits.len() + 2);
+    out.push_str(path);
+    out.push('[');
+    out.push_str(digits);
+    out.push(']');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_join_keys_and_indexes() {
+        assert_eq!(join("", "where"), "where");
+        assert_eq!(join("where[1]", "op"), "where[1].op");
+        assert_eq!(index("where", 0), "where[0]");
+        assert_eq!(index("select", 1234), "select[1234]");
+        assert_eq!(index("a", usize::MAX), format!("a[{}]", usize::MAX));
+    }
 
     #[test]
     fn display_is_path_then_message() {
