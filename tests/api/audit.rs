@@ -22,7 +22,7 @@ pub(crate) async fn connect(url: &str) -> tokio_postgres::Client {
 
 /// Every event, newest first, once at least `at_least` are there (the writer is
 /// asynchronous).
-async fn events(app: &TestApp, token: &str, query: &str, at_least: u64) -> Value {
+pub(crate) async fn events(app: &TestApp, token: &str, query: &str, at_least: u64) -> Value {
     let started = Instant::now();
     loop {
         let page = app
@@ -54,14 +54,14 @@ fn find<'a>(page: &'a Value, action: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-struct Scene {
-    token: String,
-    db: String,
-    key: String,
-    key_id: String,
+pub(crate) struct Scene {
+    pub(crate) token: String,
+    pub(crate) db: String,
+    pub(crate) key: String,
+    pub(crate) key_id: String,
 }
 
-async fn scene(app: &TestApp, target: &TargetPg) -> Scene {
+pub(crate) async fn scene(app: &TestApp, target: &TargetPg) -> Scene {
     let token = app.admin_token().await;
     let db = app
         .json(

@@ -1,15 +1,16 @@
 //! Text search (`q`) over the audit log, through the real store: the batches' words find the
 //! candidate events, and the result is exactly the events where `q` starts at the start of a
-//! word (anywhere, when `q` starts with neither a letter nor a digit), checked against a plain
-//! scan written here.
+//! word (anywhere, when `q` starts with neither a letter nor a digit) or at the beginning of
+//! the request id, checked against a plain scan written here.
 
 use std::collections::BTreeSet;
 
 use audit::{ActorType, AuditEvent, AuditFilter, AuditStore as _, Outcome};
+use serde_json::{Value, json};
 use time::Duration;
 
-use crate::audit::{audit_store as store, connect};
-use crate::helpers::TestDb;
+use crate::audit::{audit_store as store, connect, events, scene};
+use crate::helpers::{McpAgent, TargetPg, TestDb, spawn_app};
 
 fn event(action: &str, tables: &[&str], arguments: &str) -> AuditEvent {
     let mut e = AuditEvent::new(ActorType::McpKey, action, Outcome::Success);
@@ -29,7 +30,6 @@ fn fields(e: &AuditEvent) -> Vec<String> {
         e.arguments.clone(),
         e.client_addr.clone(),
         e.user_agent.clone(),
-        e.request_id.clone(),
     ]
     .into_iter()
     .flatten()
@@ -37,16 +37,21 @@ fn fields(e: &AuditEvent) -> Vec<String> {
 }
 
 /// The plain scan: `q` in a field, case-insensitive, at the start of a word when it starts with
-/// a letter or digit.
+/// a letter or digit; or at the beginning of the request id.
 fn matches(e: &AuditEvent, q: &str) -> bool {
     let q = q.to_lowercase();
     let anywhere = !q.starts_with(char::is_alphanumeric);
-    fields(e).iter().any(|f| {
-        let f = f.to_lowercase();
-        f.match_indices(&q).any(|(at, _)| {
-            anywhere || at == 0 || !f[..at].chars().next_back().unwrap().is_alphanumeric()
+    let request_id = e
+        .request_id
+        .as_ref()
+        .is_some_and(|id| id.to_lowercase().starts_with(&q));
+    request_id
+        || fields(e).iter().any(|f| {
+            let f = f.to_lowercase();
+            f.match_indices(&q).any(|(at, _)| {
+                anywhere || at == 0 || !f[..at].chars().next_back().unwrap().is_alphanumeric()
+            })
         })
-    })
 }
 
 fn text(q: &str) -> AuditFilter {
@@ -113,7 +118,29 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
     store.append(&second).await.unwrap();
     let third = vec![quota.clone(), browser.clone()];
     store.append(&third).await.unwrap();
-    let all: Vec<&AuditEvent> = first.iter().chain(&second).chain(&third).collect();
+    // Request ids: two of Sluice's own (UUIDv7) in one millisecond, a random UUID and a
+    // client's own id; then one in the next millisecond, in a batch of its own.
+    let with_id = |id: &str| {
+        let mut e = event("mcp.tools.list", &[], "{}");
+        e.request_id = Some(id.to_owned());
+        e
+    };
+    let fourth = vec![
+        with_id("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+        with_id("0193A1B2-C3D4-7AAA-8BBB-CCCCDDDD0001"),
+        with_id("0f8fad5b-d9cb-469f-a165-70867728950e"),
+        with_id("Req-7"),
+    ];
+    store.append(&fourth).await.unwrap();
+    let fifth = vec![with_id("0193a1b2-c3d5-7000-8000-000000000000")];
+    store.append(&fifth).await.unwrap();
+    let all: Vec<&AuditEvent> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .chain(&fourth)
+        .chain(&fifth)
+        .collect();
 
     for q in [
         "orders",
@@ -146,6 +173,20 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
         "-c3d4",
         "zzz",
         "orders zzz",
+        "0193",
+        "0193a1b2-c3d",
+        "0193A1B2-c3d4",
+        "0193a1b2-c3d4-7",
+        "0193a1b2-c3d4-7aaa-8bbb-ccccdddd0001",
+        "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+        "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5bx",
+        "0193a1b2-c3d5",
+        "0f8fad5b-d9cb",
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "d9cb",
+        "req-7",
+        "REQ",
+        "7",
     ] {
         let expected: BTreeSet<_> = all.iter().filter(|e| matches(e, q)).map(|e| e.id).collect();
         let page = store.search(&text(q)).await.unwrap();
@@ -165,9 +206,13 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
             count("rders"),
             count("xorders"),
             count("%"),
-            count("caf")
+            count("caf"),
+            count("0193a1b2-c3d4"),
+            count("0193a1b2-c3d4-7e5f"),
+            count("d9cb"),
+            count("7"),
         ],
-        [1, 0, 1, 1, 1]
+        [1, 0, 1, 1, 1, 2, 1, 0, 1]
     );
 
     // With other filters: the words narrow what the filters then check.
@@ -184,7 +229,14 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
     };
     let page = store.search(&later).await.unwrap();
     let found: BTreeSet<_> = page.items.iter().map(|s| s.event.id).collect();
-    assert_eq!(found, BTreeSet::from([quota.id, browser.id]));
+    let expected: BTreeSet<_> = [&quota, &browser]
+        .into_iter()
+        .chain(&fourth)
+        .chain(&fifth)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(found, expected);
+    assert!(!found.contains(&denied.id));
 }
 
 #[tokio::test]
@@ -291,4 +343,88 @@ async fn retention_drops_the_words_of_removed_batches_only() {
     let page = store.search(&text("ledger")).await.unwrap();
     let actions: Vec<_> = page.items.iter().map(|s| s.event.action.as_str()).collect();
     assert_eq!(actions, ["test.new", "test.kept"]);
+}
+
+/// What an administrator does with the request id an agent's call came back with (its
+/// `X-Request-Id`, made by Sluice or sent by the client): the search finds that call.
+#[tokio::test]
+async fn the_request_id_a_call_came_back_with_finds_that_call() {
+    let app = spawn_app().await;
+    let target = TargetPg::new().await;
+    let s = scene(&app, &target).await;
+    let agent = McpAgent {
+        app: &app,
+        key: s.key.clone(),
+    };
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let res = agent.post(&list, &[]).await;
+        assert_eq!(res.status(), 200);
+        ids.push(res.headers()["x-request-id"].to_str().unwrap().to_owned());
+    }
+    let own = "agent-run-42:step.3_a";
+    let res = agent.post(&list, &[("X-Request-Id", own)]).await;
+    assert_eq!(res.headers()["x-request-id"], own);
+    ids.push(own.to_owned());
+    // Every call is in the log (the writer is asynchronous).
+    events(&app, &s.token, "&action=mcp.tools.list", 7).await;
+
+    let search = |q: String| {
+        let app = &app;
+        let token = &s.token;
+        async move {
+            let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+            app.json(
+                reqwest::Method::GET,
+                &format!("/api/audit?pageSize=200&q={q}"),
+                token,
+                None,
+            )
+            .await
+        }
+    };
+    let request_ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["requestId"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    for id in &ids {
+        for q in [id.clone(), id.to_uppercase()] {
+            let page = search(q.clone()).await;
+            assert_eq!(
+                request_ids(&page),
+                *std::slice::from_ref(id),
+                "q = {q}: {page}"
+            );
+        }
+    }
+    // Sluice's own ids are UUIDv7: the beginning of one (its millisecond and more) finds the
+    // events whose ids start with it (the administrator's requests too), and only those.
+    let generated = &ids[0];
+    assert_eq!(generated.as_bytes()[14], b'7', "{generated}");
+    for len in [8, 13, 16, 30] {
+        let q = generated[..len].to_owned();
+        let found = request_ids(&search(q.clone()).await);
+        for id in ids.iter().filter(|id| id.starts_with(&q)) {
+            assert!(found.contains(id), "q = {q}: {id} in {found:?}");
+        }
+        assert!(
+            found.iter().all(|id| id.starts_with(&q)),
+            "q = {q}: {found:?}"
+        );
+    }
+    // Inside an id is not its beginning.
+    for id in &ids[..6] {
+        let tail = id[24..].to_owned();
+        assert_eq!(search(tail.clone()).await["total"], 0, "q = {tail}");
+    }
+    assert_eq!(search("step.3_a".to_owned()).await["total"], 0);
+    assert_eq!(
+        request_ids(&search("agent-run".to_owned()).await),
+        [own.to_owned()]
+    );
 }

@@ -17,5 +17,8 @@ pub use model::{
 };
 pub use ports::{AuditError, AuditStore};
 pub use summary::{MAX_SUMMARY_DAYS, daily_summary, retention_cutoff};
-pub use words::{MAX_BATCH_WORD_BYTES, MAX_WORD_BYTES, batch_words, search_words};
+pub use words::{
+    MAX_BATCH_WORD_BYTES, MAX_WORD_BYTES, batch_words, request_id_search, request_id_word,
+    search_words,
+};
 pub use writer::{AuditLog, AuditWriter, WriterSettings};

@@ -180,9 +180,10 @@ pub struct AuditFilter {
     pub from: Option<OffsetDateTime>,
     /// Exclusive.
     pub to: Option<OffsetDateTime>,
-    /// Text in the action, tool, error, actor, tables, arguments, address, user agent or
-    /// request id (case-insensitive), starting at the start of a word where it starts with a
-    /// letter or digit (see [`crate::search_words`]).
+    /// Text in the action, tool, error, actor, tables, arguments, address or user agent
+    /// (case-insensitive), starting at the start of a word where it starts with a letter or
+    /// digit (see [`crate::search_words`]); or at the beginning of the request id (see
+    /// [`crate::request_id_search`]).
     pub text: Option<String>,
 }
 

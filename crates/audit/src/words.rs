@@ -6,6 +6,10 @@
 //! long (longer runs are cut, and a search for one matches by that prefix). So `q` is found
 //! where it starts at the beginning of a word: `orders`, `ord` and `public.orders` all find
 //! `public.orders`, `rders` does not.
+//!
+//! A request id is one word of its own, found from its beginning only (see
+//! [`request_id_word`]): split into words, each of Sluice's ids (a UUID) would add five words
+//! found in no other event, and each distinct word of a batch costs PostgreSQL its GIN entry.
 
 use std::collections::HashSet;
 
@@ -22,7 +26,8 @@ pub const MAX_BATCH_WORD_BYTES: usize = 256 * 1024;
 
 /// The distinct words of `events`' searchable fields, sorted, or `None` when there are more
 /// than [`MAX_BATCH_WORD_BYTES`] of them. The fields are those a search looks in: action,
-/// tool, error, actor, tables, arguments, client address, user agent and request id.
+/// tool, error, actor, tables, arguments, client address and user agent (their words), and
+/// request id ([`request_id_word`]).
 #[must_use]
 pub fn batch_words<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Option<Vec<String>> {
     // foldhash rather than SipHash: this hashes every word of every event the server records.
@@ -40,7 +45,6 @@ pub fn batch_words<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Opti
             e.arguments.as_deref(),
             e.client_addr.as_deref(),
             e.user_agent.as_deref(),
-            e.request_id.as_deref(),
         ];
         for text in fields
             .into_iter()
@@ -56,6 +60,13 @@ pub fn batch_words<'a>(events: impl IntoIterator<Item = &'a AuditEvent>) -> Opti
                     words.insert(w.to_owned());
                 }
             });
+        }
+        if let Some(id) = &e.request_id {
+            let w = request_id_word(id);
+            if !words.contains(&w) {
+                bytes += w.len();
+                words.insert(w);
+            }
         }
         if bytes > MAX_BATCH_WORD_BYTES {
             return None;
@@ -84,6 +95,78 @@ pub fn search_words(q: &str) -> Vec<(String, bool)> {
         last.1 = false;
     }
     words
+}
+
+/// What starts every request id's word: no other word has a `:`.
+const REQUEST_ID: &str = "rid:";
+
+/// The length of a UUID's time, to the millisecond, in its text: `0193a1b2-c3d4`.
+const UUID_TIME_LEN: usize = 13;
+
+/// A request id's word: `rid:` and the id, lower-cased and cut to [`MAX_WORD_BYTES`] in all.
+/// For a UUIDv7 (the ids Sluice makes for requests that bring none) only its time, to the
+/// millisecond: the events of a batch share a few of these instead of each adding its own,
+/// and a search for the id reads the events of that millisecond's batch.
+#[must_use]
+pub fn request_id_word(id: &str) -> String {
+    let id = id.to_lowercase();
+    let kept = if is_uuid_v7(&id) {
+        &id[..UUID_TIME_LEN]
+    } else {
+        &id
+    };
+    cut(format!("{REQUEST_ID}{kept}"))
+}
+
+/// The words whose batches may hold a request id that starts with `q` (lower-cased): each
+/// with whether it must be matched whole (as in [`search_words`]). A request id is found from
+/// its beginning only: `0193a1b2-c3` finds `0193a1b2-c3d4-7e5f-...`, `c3d4` does not.
+#[must_use]
+pub fn request_id_search(q: &str) -> Vec<(String, bool)> {
+    let q = q.to_lowercase();
+    // A longer id that starts with `q`, or a UUIDv7 in a millisecond that starts with `q`.
+    let mut words = vec![(cut(format!("{REQUEST_ID}{q}")), false)];
+    // A UUIDv7 that `q` goes on into: its word is its time.
+    if let Some(time) = q.get(..UUID_TIME_LEN)
+        && q.len() > UUID_TIME_LEN
+        && is_uuid_time(time)
+    {
+        words.push((format!("{REQUEST_ID}{time}"), true));
+    }
+    words
+}
+
+/// Whether `id` (lower-cased) is a UUID of version 7: `0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`.
+fn is_uuid_v7(id: &str) -> bool {
+    let b = id.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
+        && b[14] == b'7'
+}
+
+/// Whether `text` (lower-cased) has the shape of a UUID's time: `0193a1b2-c3d4`.
+fn is_uuid_time(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == UUID_TIME_LEN
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
+}
+
+/// `word` cut to [`MAX_WORD_BYTES`] at a character boundary.
+fn cut(mut word: String) -> String {
+    if word.len() > MAX_WORD_BYTES {
+        let mut end = MAX_WORD_BYTES;
+        while !word.is_char_boundary(end) {
+            end -= 1;
+        }
+        word.truncate(end);
+    }
+    word
 }
 
 /// Calls `f` with each word of `text`, lower-cased and cut to [`MAX_WORD_BYTES`]. The text is
@@ -186,15 +269,68 @@ mod tests {
             "10",
             "httpx",
             "28",
-            "req",
-            "7",
+            "rid:req-7",
         ] {
             assert!(w.iter().any(|x| x == expected), "{expected} in {w:?}");
         }
+        // The request id is one word, not split into its own.
+        assert!(!w.iter().any(|x| x == "req"), "{w:?}");
         let mut sorted = w.clone();
         sorted.sort();
         sorted.dedup();
         assert_eq!(w, sorted);
+    }
+
+    #[test]
+    fn a_request_id_is_one_word_and_a_uuid_v7_only_its_millisecond() {
+        assert_eq!(request_id_word("Req-7_a.b:c"), "rid:req-7_a.b:c");
+        // Sluice's own ids: the events of one millisecond share a word.
+        assert_eq!(
+            request_id_word("0193A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B"),
+            "rid:0193a1b2-c3d4"
+        );
+        // Other UUIDs (here version 4) are random throughout: kept whole.
+        assert_eq!(
+            request_id_word("0f8fad5b-d9cb-469f-a165-70867728950e"),
+            "rid:0f8fad5b-d9cb-469f-a165-70867728950e"
+        );
+        // Not quite a UUID: kept whole.
+        assert_eq!(
+            request_id_word("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5"),
+            "rid:0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5"
+        );
+        let long = "x".repeat(128);
+        assert_eq!(request_id_word(&long).len(), MAX_WORD_BYTES);
+        // Words of letters and digits never collide with a request id's.
+        assert!(words("rid:x").iter().all(|w| !w.contains(':')));
+    }
+
+    #[test]
+    fn a_search_finds_request_ids_that_start_with_it() {
+        // Whatever a matching id's word is, one of the search's words matches it.
+        let found = |id: &str, q: &str| {
+            let word = request_id_word(id);
+            request_id_search(q).iter().any(|(w, whole)| {
+                if *whole {
+                    word == *w
+                } else {
+                    word.starts_with(w.as_str())
+                }
+            })
+        };
+        let v7 = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        for q in ["0", "0193A1B2", "0193a1b2-c3d4", "0193a1b2-c3d4-7", v7] {
+            assert!(found(v7, q), "{q}");
+        }
+        for q in ["req", "REQ-7", "req-7"] {
+            assert!(found("req-7", q), "{q}");
+        }
+        let long = "y".repeat(128);
+        assert!(found(&long, &long));
+        assert!(found(&long, &"y".repeat(70)));
+        // Not from the beginning: the batch may be passed over (and the event never matches).
+        assert!(!found("req-7", "7"));
+        assert!(!found("0f8fad5b-d9cb-469f-a165-70867728950e", "d9cb"));
     }
 
     #[test]

@@ -29,9 +29,10 @@ pub struct AuditQuery {
     pub action: Option<String>,
     /// `success`, `denied` or `failed`.
     pub result: Option<String>,
-    /// Text in the action, tool, error, actor, tables, arguments, address, user agent or
-    /// request id, case-insensitive, found where it starts at the start of a word: `orders`,
-    /// `ord` and `public.orders` find `public.orders`; `rders` does not.
+    /// Text in the action, tool, error, actor, tables, arguments, address or user agent,
+    /// case-insensitive, found where it starts at the start of a word (`orders`, `ord` and
+    /// `public.orders` find `public.orders`; `rders` does not), or at the beginning of the
+    /// request id.
     pub q: Option<String>,
 }
 

@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
              db_config_id, tables, outcome, error, duration_ms, row_count, truncated, request_id,
              client_addr, user_agent, arguments, prev_hash, hash)
          SELECT gen_random_uuid(),
-                now() - (i * interval '1 second') * (90 * 86400.0 / {EVENTS}),
+                t.at,
                 'mcp-key', 'sluice_' || lpad(to_hex(i % 200), 12, '0'),
                 ('00000000-0000-7000-8000-' || lpad(to_hex(i % 200), 12, '0'))::uuid,
                 (ARRAY['mcp.query.executed', 'mcp.get_tables', 'mcp.get_columns',
@@ -55,23 +55,31 @@ async fn main() -> anyhow::Result<()> {
                 (ARRAY['success', 'success', 'success', 'success', 'success', 'success',
                        'success', 'denied', 'failed', 'success'])[1 + i % 10],
                 CASE WHEN i % 10 = 8 THEN 'canceling statement due to statement timeout' END,
-                i % 50, i % 100, false, 'req-' || i, '10.0.' || (i % 250) || '.1',
+                i % 50, i % 100, false,
+                -- Sluice's request ids: UUIDv7 of the event's time.
+                regexp_replace(lpad(to_hex((extract(epoch FROM t.at) * 1000)::bigint), 12, '0')
+                                   || '7' || substr(md5(i::text), 1, 19),
+                               '^(.{{8}})(.{{4}})(.{{4}})(.{{4}})(.{{12}})$', '\\1-\\2-\\3-\\4-\\5'),
+                '10.0.' || (i % 250) || '.1',
                 'python-httpx/0.28', '{{\"tableName\":\"orders\",\"limit\":' || (i % 97) || '}}',
                 decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
-         FROM generate_series(1, {EVENTS}) AS i"
+         FROM generate_series(1, {EVENTS}) AS i,
+              LATERAL (SELECT now() - (i * interval '1 second') * (90 * 86400.0 / {EVENTS}) AS at) t"
     ))
     .await?;
     // The words of each batch of 25 (as the writer stores them under load): words are runs of
-    // letters and digits, lower-cased, the same in SQL as in `audit::batch_words` for this
-    // ASCII data.
+    // letters and digits, lower-cased, and a request id is `rid:` and its millisecond (a
+    // UUIDv7), the same in SQL as in `audit::batch_words` for this ASCII data.
     meta.batch_execute(
         "INSERT INTO audit_word_batches (at_min, at_max, words)
          SELECT min(at), max(at), array_to_tsvector(array_agg(DISTINCT w))
          FROM (SELECT seq, at, w FROM audit_events,
                  regexp_split_to_table(lower(concat_ws(' ', action, tool_name, error, actor_id,
-                     array_to_string(tables, ' '), arguments, client_addr, user_agent,
-                     request_id)), '[^[:alnum:]]+') AS w
-               WHERE w <> '') AS t
+                     array_to_string(tables, ' '), arguments, client_addr, user_agent)),
+                     '[^[:alnum:]]+') AS w
+               WHERE w <> ''
+               UNION ALL
+               SELECT seq, at, 'rid:' || left(lower(request_id), 13) FROM audit_events) AS t
          GROUP BY (seq - 1) / 25",
     )
     .await?;
@@ -95,6 +103,13 @@ async fn main() -> anyhow::Result<()> {
     let audit = store_postgres::PgAuditStore::new(&store);
     let now = OffsetDateTime::now_utc();
     let key = "00000000-0000-7000-8000-00000000002a".parse()?;
+    let request_id: String = meta
+        .query_one(
+            "SELECT request_id FROM audit_events WHERE seq = 424242",
+            &[],
+        )
+        .await?
+        .get(0);
     let page = |f: AuditFilter| AuditFilter {
         page: 1,
         page_size: 20,
@@ -176,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
         (
             "q, one event (a request id)",
             page(AuditFilter {
-                text: Some("req-424242".into()),
+                text: Some(request_id.clone()),
                 ..AuditFilter::default()
             }),
         ),

@@ -36,28 +36,32 @@ pub(super) fn conditions(f: &AuditFilter, cursor: Option<Cursor>) -> (Vec<String
     }
     if let Some(q) = &f.text {
         // `q` as written in the searchable fields, where it starts at the start of a word when
-        // it starts with a letter or digit (a cheap `ILIKE` first, then the word's start). Where
-        // `q` has words, the search reads only the events of batches holding them (`text`).
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        add(
-            "(action ILIKE {} OR tool_name ILIKE {} OR error ILIKE {} OR actor_id ILIKE {} \
-             OR array_to_string(tables, ' ') ILIKE {} OR arguments ILIKE {} \
-             OR client_addr ILIKE {} OR user_agent ILIKE {} OR request_id ILIKE {})",
-            Box::new(pattern),
+        // it starts with a letter or digit (a cheap `ILIKE` first, then the word's start), or
+        // at the beginning of the request id. Where `q` has words, the search reads only the
+        // events of batches holding them or the request id's (`text_words`).
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        params.push(Box::new(format!("%{escaped}%")));
+        let anywhere = params.len();
+        let mut fields = format!(
+            "(action ILIKE ${anywhere} OR tool_name ILIKE ${anywhere} OR error ILIKE ${anywhere} \
+             OR actor_id ILIKE ${anywhere} OR array_to_string(tables, ' ') ILIKE ${anywhere} \
+             OR arguments ILIKE ${anywhere} OR client_addr ILIKE ${anywhere} \
+             OR user_agent ILIKE ${anywhere})"
         );
         if q.starts_with(char::is_alphanumeric) {
-            add(
-                "(action ~* {} OR tool_name ~* {} OR error ~* {} OR actor_id ~* {} \
-                 OR array_to_string(tables, ' ') ~* {} OR arguments ~* {} \
-                 OR client_addr ~* {} OR user_agent ~* {} OR request_id ~* {})",
-                Box::new(at_word_start(q)),
+            params.push(Box::new(at_word_start(q)));
+            let word = params.len();
+            fields = format!(
+                "({fields} AND (action ~* ${word} OR tool_name ~* ${word} OR error ~* ${word} \
+                 OR actor_id ~* ${word} OR array_to_string(tables, ' ') ~* ${word} \
+                 OR arguments ~* ${word} OR client_addr ~* ${word} OR user_agent ~* ${word}))"
             );
         }
+        params.push(Box::new(format!("{escaped}%")));
+        clauses.push(format!("({fields} OR request_id ILIKE ${})", params.len()));
     }
     // A literal, not a parameter (one of three fixed words): the planner then sees that
     // `denied` and `failed` are covered by the index of unsuccessful events (0009).
@@ -230,10 +234,15 @@ pub(super) async fn counted_total(
     Ok((whole.get::<_, i64>(0) + cut).max(0) as u64)
 }
 
-/// Whether a filter's text search has words (and so goes through `audit_text`).
-pub(super) fn text_words(f: &AuditFilter) -> Option<Vec<(String, bool)>> {
-    let words = audit::search_words(f.text.as_deref()?);
-    (!words.is_empty()).then_some(words)
+/// What a text search looks for in the batches' words, when `q` has words (a search without
+/// any reads every event).
+pub(super) fn text_words(f: &AuditFilter) -> Option<spans::TextWords> {
+    let q = f.text.as_deref()?;
+    let words = audit::search_words(q);
+    (!words.is_empty()).then(|| spans::TextWords {
+        words,
+        request_ids: audit::request_id_search(q),
+    })
 }
 
 /// A read-only transaction for a search by spans (text, or key, tool and action), without JIT:

@@ -40,8 +40,8 @@ pub(super) struct Counting {
 
 /// Which batches may hold matching events.
 pub(super) enum Spans {
-    /// Those whose words hold these (`q`'s words: each whole, or a prefix where it may go on).
-    Words(Vec<(String, bool)>),
+    /// Those whose words hold these.
+    Words(TextWords),
     /// The minutes holding events of the filter's key, tool, action and outcome (see
     /// [`super::filter::counted`]).
     Minutes,
@@ -84,26 +84,43 @@ pub(super) struct Matches {
     pub complete: bool,
 }
 
-/// `q`'s words as a `tsquery`: each word whole, or as a prefix where it may go on, or the
-/// batches with too many words to keep ([`EVERY`]).
-fn tsquery(words: &[(String, bool)]) -> String {
-    let all = words
+/// What a text search (`q`) looks for in the batches' words: each word whole, or as a prefix
+/// where it may go on.
+pub(super) struct TextWords {
+    /// `q`'s words: a batch must hold all of them.
+    pub words: Vec<(String, bool)>,
+    /// The words of request ids that start with `q`: a batch may hold any of them instead.
+    pub request_ids: Vec<(String, bool)>,
+}
+
+/// `text` as a `tsquery`: all of its words, or any of its request ids' words, or the batches
+/// with too many words to keep ([`EVERY`]).
+fn tsquery(text: &TextWords) -> String {
+    let lexeme = |(w, whole): &(String, bool)| {
+        let quoted = w.replace('\\', "\\\\").replace('\'', "''");
+        if *whole {
+            format!("'{quoted}'")
+        } else {
+            format!("'{quoted}':*")
+        }
+    };
+    let all = text
+        .words
         .iter()
-        .map(|(w, whole)| {
-            let quoted = w.replace('\\', "\\\\").replace('\'', "''");
-            if *whole {
-                format!("'{quoted}'")
-            } else {
-                format!("'{quoted}':*")
-            }
-        })
+        .map(lexeme)
         .collect::<Vec<_>>()
         .join(" & ");
-    format!("({all}) | '{EVERY}'")
+    let mut query = format!("({all})");
+    for id in &text.request_ids {
+        query.push_str(" | ");
+        query.push_str(&lexeme(id));
+    }
+    query.push_str(&format!(" | '{EVERY}'"));
+    query
 }
 
 /// The one word of a batch whose words were too many to keep: every search reads it. No word
-/// of an event has a `-` (see `audit::batch_words`).
+/// of an event starts with a `-` (see `audit::batch_words`).
 pub(super) const EVERY: &str = "-every-";
 
 /// The events matching `filter`, newest first, found in the batches of `spans`, after `cursor`: the `seq`s of the `take` after the first `skip`, counting matches up to
@@ -224,14 +241,31 @@ pub(super) async fn scan(
 
 #[cfg(test)]
 mod tests {
-    use super::tsquery;
+    use super::{TextWords, tsquery};
 
     #[test]
-    fn words_become_a_conjunction_with_prefixes_where_they_may_go_on() {
+    fn words_become_a_conjunction_with_prefixes_where_they_may_go_on_or_a_request_id() {
+        let text = |words: Vec<(String, bool)>, request_ids: Vec<(String, bool)>| TextWords {
+            words,
+            request_ids,
+        };
         assert_eq!(
-            tsquery(&[("public".into(), true), ("ord".into(), false)]),
+            tsquery(&text(
+                vec![("public".into(), true), ("ord".into(), false)],
+                vec![]
+            )),
             "('public' & 'ord':*) | '-every-'"
         );
-        assert_eq!(tsquery(&[("it's".into(), true)]), "('it''s') | '-every-'");
+        assert_eq!(
+            tsquery(&text(vec![("it's".into(), true)], vec![])),
+            "('it''s') | '-every-'"
+        );
+        assert_eq!(
+            tsquery(&text(
+                vec![("0193a1b2".into(), true), ("c3d4".into(), false)],
+                audit::request_id_search("0193A1B2-c3d4-7")
+            )),
+            "('0193a1b2' & 'c3d4':*) | 'rid:0193a1b2-c3d4-7':* | 'rid:0193a1b2-c3d4' | '-every-'"
+        );
     }
 }
