@@ -39,7 +39,7 @@ impl Default for WriterSettings {
         Self {
             capacity: 10_000,
             batch: 500,
-            linger: Duration::from_millis(20),
+            linger: Duration::from_millis(50),
             retry: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(30),
         }

@@ -96,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "storing audit events ({per_size} per batch size): CPU per event, in µs (the writer \
-         lingers 20 ms, so at 9,000 calls/s its batches hold about 180 events)"
+         lingers 50 ms, so at 9,000 calls/s its batches hold about 450 events)"
     );
     println!(
         "{:>6} {:>12} {:>12} {:>12}",

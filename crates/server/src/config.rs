@@ -95,7 +95,7 @@ impl Default for AuditSettings {
         Self {
             queue_capacity: 10_000,
             batch_size: 500,
-            linger_ms: 20,
+            linger_ms: 50,
             redact_values: false,
             retention_days: 90,
             enabled: true,
