@@ -39,12 +39,13 @@ fn fields(e: &AuditEvent) -> Vec<String> {
 /// The plain scan: `q` in a field, case-insensitive, at the start of a word when it starts with
 /// a letter or digit; or at the beginning of the request id.
 fn matches(e: &AuditEvent, q: &str) -> bool {
-    let q = q.to_lowercase();
-    let anywhere = !q.starts_with(char::is_alphanumeric);
+    // Request ids with ASCII case folding only.
     let request_id = e
         .request_id
         .as_ref()
-        .is_some_and(|id| id.to_lowercase().starts_with(&q));
+        .is_some_and(|id| id.to_ascii_lowercase().starts_with(&q.to_ascii_lowercase()));
+    let q = q.to_lowercase();
+    let anywhere = !q.starts_with(char::is_alphanumeric);
     request_id
         || fields(e).iter().any(|f| {
             let f = f.to_lowercase();
@@ -118,28 +119,56 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
     store.append(&second).await.unwrap();
     let third = vec![quota.clone(), browser.clone()];
     store.append(&third).await.unwrap();
-    // Request ids: two of Sluice's own (UUIDv7) in one millisecond, a random UUID and a
-    // client's own id; then one in the next millisecond, in a batch of its own.
+    // Request ids: one of Sluice's own (UUIDv7), a random UUID, a client's own ids (one
+    // longer than a word keeps, one without letters or digits at its start); then UUIDv7s
+    // in the next millisecond and, upper-cased, in the first one, each in a batch of its own.
     let with_id = |id: &str| {
         let mut e = event("mcp.tools.list", &[], "{}");
         e.request_id = Some(id.to_owned());
         e
     };
+    let long_id = format!("Run-{}", "x".repeat(100));
     let fourth = vec![
         with_id("0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
-        with_id("0193A1B2-C3D4-7AAA-8BBB-CCCCDDDD0001"),
         with_id("0f8fad5b-d9cb-469f-a165-70867728950e"),
         with_id("Req-7"),
+        with_id(&long_id),
+        with_id("--7"),
     ];
     store.append(&fourth).await.unwrap();
     let fifth = vec![with_id("0193a1b2-c3d5-7000-8000-000000000000")];
     store.append(&fifth).await.unwrap();
+    let sixth = vec![with_id("0193A1B2-C3D4-7AAA-8BBB-CCCCDDDD0001")];
+    store.append(&sixth).await.unwrap();
+    // A batch stored before request ids were one word: its words hold the ids' pieces.
+    let seventh = vec![
+        with_id("0193a1b2-c3d6-7000-8000-0000000000aa"),
+        with_id("0193a1b2-c3d6-7000-8000-0000000000bb"),
+    ];
+    store.append(&seventh).await.unwrap();
+    connect(&db.url)
+        .await
+        .batch_execute(
+            "UPDATE audit_word_batches SET words = (
+                 SELECT array_to_tsvector(array_agg(DISTINCT w))
+                 FROM audit_events e, audit_word_batches b,
+                      regexp_split_to_table(lower(concat_ws(' ', action, tool_name, error,
+                          actor_id, array_to_string(tables, ' '), arguments, client_addr,
+                          user_agent, request_id)), '[^[:alnum:]]+') AS w
+                 WHERE w <> '' AND b.id = (SELECT max(id) FROM audit_word_batches)
+                   AND e.at BETWEEN b.at_min AND b.at_max)
+             WHERE id = (SELECT max(id) FROM audit_word_batches)",
+        )
+        .await
+        .unwrap();
     let all: Vec<&AuditEvent> = first
         .iter()
         .chain(&second)
         .chain(&third)
         .chain(&fourth)
         .chain(&fifth)
+        .chain(&sixth)
+        .chain(&seventh)
         .collect();
 
     for q in [
@@ -181,12 +210,20 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
         "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5bx",
         "0193a1b2-c3d5",
+        "0193a1b2-c3d6",
+        "0193a1b2-c3d6-7000-8000-0000000000aa",
+        "0193a1b2-c3d6-7000-8000-0000000000b",
+        "0000000000aa",
         "0f8fad5b-d9cb",
         "0f8fad5b-d9cb-469f-a165-70867728950e",
         "d9cb",
         "req-7",
         "REQ",
         "7",
+        "--",
+        "--7",
+        "run-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        &long_id,
     ] {
         let expected: BTreeSet<_> = all.iter().filter(|e| matches(e, q)).map(|e| e.id).collect();
         let page = store.search(&text(q)).await.unwrap();
@@ -211,8 +248,11 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
             count("0193a1b2-c3d4-7e5f"),
             count("d9cb"),
             count("7"),
+            count("--"),
+            count(&long_id),
+            count("0193a1b2-c3d6"),
         ],
-        [1, 0, 1, 1, 1, 2, 1, 0, 1]
+        [1, 0, 1, 1, 1, 2, 1, 0, 1, 1, 1, 2]
     );
 
     // With other filters: the words narrow what the filters then check.
@@ -229,14 +269,40 @@ async fn text_search_finds_exactly_what_a_scan_of_every_event_finds() {
     };
     let page = store.search(&later).await.unwrap();
     let found: BTreeSet<_> = page.items.iter().map(|s| s.event.id).collect();
-    let expected: BTreeSet<_> = [&quota, &browser]
-        .into_iter()
-        .chain(&fourth)
-        .chain(&fifth)
+    let expected: BTreeSet<_> = all
+        .iter()
+        .filter(|e| e.at >= quota.at && matches(e, "mcp"))
         .map(|e| e.id)
         .collect();
     assert_eq!(found, expected);
+    assert_eq!(found.len(), 2 + 5 + 1 + 1 + 2);
     assert!(!found.contains(&denied.id));
+
+    // A text search with other conditions, page after page (the cursor's parameters follow
+    // the text's).
+    let combined = AuditFilter {
+        action: Some("mcp.tools.list".into()),
+        ..text("0193a1b2")
+    };
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.export_page(&combined, cursor, 1).await.unwrap();
+        let Some(end) = page.last() else { break };
+        cursor = Some(audit::Cursor {
+            at: end.event.at,
+            seq: end.seq,
+        });
+        paged.extend(page.iter().map(|s| s.event.id));
+    }
+    let mut expected: Vec<&AuditEvent> = all
+        .iter()
+        .copied()
+        .filter(|e| e.action == "mcp.tools.list" && matches(e, "0193a1b2"))
+        .collect();
+    expected.sort_by_key(|e| std::cmp::Reverse(e.at));
+    assert_eq!(paged, expected.iter().map(|e| e.id).collect::<Vec<_>>());
+    assert_eq!(paged.len(), 5);
 }
 
 #[tokio::test]

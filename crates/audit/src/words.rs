@@ -8,8 +8,10 @@
 //! `public.orders`, `rders` does not.
 //!
 //! A request id is one word of its own, found from its beginning only (see
-//! [`request_id_word`]): split into words, each of Sluice's ids (a UUID) would add five words
-//! found in no other event, and each distinct word of a batch costs PostgreSQL its GIN entry.
+//! [`request_id_word`]): split into words, each of Sluice's ids (a UUIDv7) would add three or
+//! four words found in no other event, and each distinct word of a batch costs PostgreSQL its
+//! GIN entry. Request ids are compared with ASCII case folding only, here and in the store's
+//! SQL (`COLLATE "C"`), so that both agree on every id whatever the database's locale.
 
 use std::collections::HashSet;
 
@@ -97,19 +99,22 @@ pub fn search_words(q: &str) -> Vec<(String, bool)> {
     words
 }
 
-/// What starts every request id's word: no other word has a `:`.
+/// What starts every request id's word: no other word has a `:` (the word `rid` of some other
+/// text is a prefix of these, which only means a search for `rid` reads those batches too).
 const REQUEST_ID: &str = "rid:";
 
 /// The length of a UUID's time, to the millisecond, in its text: `0193a1b2-c3d4`.
 const UUID_TIME_LEN: usize = 13;
 
-/// A request id's word: `rid:` and the id, lower-cased and cut to [`MAX_WORD_BYTES`] in all.
-/// For a UUIDv7 (the ids Sluice makes for requests that bring none) only its time, to the
+/// A request id's word: `rid:` and the id, ASCII lower-cased and cut to [`MAX_WORD_BYTES`] in
+/// all. For a UUIDv7 (the ids Sluice makes for requests that bring none) only its time, to the
 /// millisecond: the events of a batch share a few of these instead of each adding its own,
-/// and a search for the id reads the events of that millisecond's batch.
+/// and a search for the id reads the events of that millisecond's batch. (A client that sends
+/// UUIDv7s with a fixed time, such as `00000000-0000-7000-...`, gets one word for all of them:
+/// still found, by reading every batch that holds one.)
 #[must_use]
 pub fn request_id_word(id: &str) -> String {
-    let id = id.to_lowercase();
+    let id = id.to_ascii_lowercase();
     let kept = if is_uuid_v7(&id) {
         &id[..UUID_TIME_LEN]
     } else {
@@ -118,12 +123,12 @@ pub fn request_id_word(id: &str) -> String {
     cut(format!("{REQUEST_ID}{kept}"))
 }
 
-/// The words whose batches may hold a request id that starts with `q` (lower-cased): each
+/// The words whose batches may hold a request id that starts with `q` (ASCII lower-cased): each
 /// with whether it must be matched whole (as in [`search_words`]). A request id is found from
 /// its beginning only: `0193a1b2-c3` finds `0193a1b2-c3d4-7e5f-...`, `c3d4` does not.
 #[must_use]
 pub fn request_id_search(q: &str) -> Vec<(String, bool)> {
-    let q = q.to_lowercase();
+    let q = q.to_ascii_lowercase();
     // A longer id that starts with `q`, or a UUIDv7 in a millisecond that starts with `q`.
     let mut words = vec![(cut(format!("{REQUEST_ID}{q}")), false)];
     // A UUIDv7 that `q` goes on into: its word is its time.

@@ -60,8 +60,13 @@ pub(super) fn conditions(f: &AuditFilter, cursor: Option<Cursor>) -> (Vec<String
                  OR arguments ~* ${word} OR client_addr ~* ${word} OR user_agent ~* ${word}))"
             );
         }
+        // ASCII case folding only, as `audit::request_id_word` does: under another collation
+        // `ILIKE` would fold more (`İ` to `i`) than the batches' words do.
         params.push(Box::new(format!("{escaped}%")));
-        clauses.push(format!("({fields} OR request_id ILIKE ${})", params.len()));
+        clauses.push(format!(
+            "({fields} OR request_id COLLATE \"C\" ILIKE ${})",
+            params.len()
+        ));
     }
     // A literal, not a parameter (one of three fixed words): the planner then sees that
     // `denied` and `failed` are covered by the index of unsuccessful events (0009).

@@ -262,10 +262,11 @@ mod tests {
         );
         assert_eq!(
             tsquery(&text(
-                vec![("0193a1b2".into(), true), ("c3d4".into(), false)],
+                audit::search_words("0193A1B2-c3d4-7"),
                 audit::request_id_search("0193A1B2-c3d4-7")
             )),
-            "('0193a1b2' & 'c3d4':*) | 'rid:0193a1b2-c3d4-7':* | 'rid:0193a1b2-c3d4' | '-every-'"
+            "('0193a1b2' & 'c3d4' & '7':*) | 'rid:0193a1b2-c3d4-7':* | 'rid:0193a1b2-c3d4' \
+             | '-every-'"
         );
     }
 }
