@@ -141,15 +141,10 @@ pub fn request_id_search(q: &str) -> Vec<(String, bool)> {
     words
 }
 
-/// Whether `id` (lower-cased) is a UUID of version 7: `0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`.
+/// Whether `id` is a UUID of version 7 in its hyphenated form:
+/// `0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`.
 fn is_uuid_v7(id: &str) -> bool {
-    let b = id.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
-        })
-        && b[14] == b'7'
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok_and(|u| u.get_version_num() == 7)
 }
 
 /// Whether `text` (lower-cased) has the shape of a UUID's time: `0193a1b2-c3d4`.

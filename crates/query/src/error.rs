@@ -116,18 +116,8 @@ pub(crate) fn join(path: &str, key: &str) -> String {
 
 /// `path[index]`.
 pub(crate) fn index(path: &str, i: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = i;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let digits = std::str::from_utf8(&digits[at..]).unwrap_or("?");
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(i);
     let mut out = String::with_capacity(path.len() + digits.len() + 2);
     out.push_str(path);
     out.push('[');

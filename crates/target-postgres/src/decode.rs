@@ -290,21 +290,12 @@ fn civil(days: i64) -> (i64, u32, u32) {
 /// `value` in decimal, zero-padded to `width` digits (at most 20). Dates and times are
 /// written on every row read, and `write!` took more time than the rest of decoding them.
 fn push_padded(out: &mut String, value: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut start = digits.len();
-    let mut rest = value;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value);
+    for _ in digits.len()..width.min(20) {
+        out.push('0');
     }
-    let start = start.min(digits.len() - width.min(digits.len()));
-    for &d in &digits[start..] {
-        out.push(char::from(d));
-    }
+    out.push_str(digits);
 }
 
 /// `YYYY-MM-DD`; years past 9999 or before 1 (astronomical numbering: 0 is 1 BC) get a sign.
