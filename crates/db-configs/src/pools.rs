@@ -11,9 +11,9 @@ use crate::DbConfigId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStat {
     pub connection: DbConfigId,
-    /// Connections (or SQLite handles) it may hold.
+    /// Connections (or SQLite handles) it may hold for reads.
     pub max: usize,
-    /// Reads holding one now.
+    /// Connections with a read in flight now (PostgreSQL reads share connections).
     pub in_use: usize,
     /// Reads waiting for one now.
     pub waiting: usize,

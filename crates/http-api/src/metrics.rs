@@ -117,25 +117,25 @@ fn pools(out: &mut String, stats: &[db_configs::PoolStat]) {
         (
             "sluice_target_pool_max",
             "gauge",
-            "Connections a pool may hold.",
+            "Connections a pool may hold for reads.",
             |s| s.max as u64,
         ),
         (
             "sluice_target_pool_in_use",
             "gauge",
-            "Reads holding a connection.",
+            "Connections with a read in flight (PostgreSQL reads share connections).",
             |s| s.in_use as u64,
         ),
         (
             "sluice_target_pool_waiting",
             "gauge",
-            "Reads waiting for a connection.",
+            "Reads waiting for room on a connection.",
             |s| s.waiting as u64,
         ),
         (
             "sluice_target_pool_waits_total",
             "counter",
-            "Reads that had to wait for a connection.",
+            "Reads that had to wait for room on a connection.",
             |s| s.waits_total,
         ),
         (

@@ -16,15 +16,17 @@ use db_configs::{
     TableInfo, TableName, TargetDatabase, TargetError,
 };
 use deadpool_postgres::{
-    Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+    Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
+use crate::lanes::Lanes;
 use crate::read::PgPool;
 
 mod decode;
 mod explain;
+mod lanes;
 mod read;
 mod tls;
 
@@ -135,9 +137,19 @@ async fn connect_once(spec: &ConnectSpec) -> Result<Client, TargetError> {
     Ok(client)
 }
 
-/// A pool whose connections are read-only sessions from the start.
-fn build_pool(spec: &ConnectSpec, max_size: usize) -> Result<PgPool, TargetError> {
+/// Connections of their own kept open for the catalog work of one stored connection (tests,
+/// discovery, introspection), which is rare and may take long; reads use the lanes.
+const CATALOG_CONNECTIONS: usize = 2;
+
+/// The lanes of a stored connection (at most `max_lanes` sessions) and a small pool of
+/// connections of their own, all read-only sessions from the start.
+fn build_pool(spec: &ConnectSpec, max_lanes: usize) -> Result<PgPool, TargetError> {
     let (config, ssl) = client_config(spec)?;
+    let lanes = Lanes::new(
+        config.clone(),
+        tls::connector(ssl).map_err(TargetError::Unsupported)?,
+        max_lanes,
+    );
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };
@@ -148,7 +160,7 @@ fn build_pool(spec: &ConnectSpec, max_size: usize) -> Result<PgPool, TargetError
     };
     let wait = Duration::from_secs(spec.connect_timeout_secs);
     let pool = Pool::builder(manager)
-        .max_size(max_size)
+        .max_size(CATALOG_CONNECTIONS.min(max_lanes))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(wait))
         .create_timeout(Some(wait))
@@ -162,7 +174,7 @@ fn build_pool(spec: &ConnectSpec, max_size: usize) -> Result<PgPool, TargetError
         }))
         .build()
         .map_err(|e| TargetError::Unsupported(e.to_string()))?;
-    Ok(PgPool::new(pool, tls))
+    Ok(PgPool { pool, lanes })
 }
 
 /// Why no pooled connection could be had (`Busy` is the caller's to decide).
@@ -208,7 +220,7 @@ impl PgTarget {
             build_pool(spec, self.max_connections).map(Arc::new)
         })?;
         if let Some(old) = replaced {
-            old.pool.close();
+            old.close();
         }
         Ok(pool)
     }
@@ -226,7 +238,9 @@ impl PgTarget {
     }
 }
 
-async fn drive(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
+pub(crate) async fn drive(
+    connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+) {
     if let Err(e) = connection.await {
         tracing::debug!(error = %e, "target connection closed with an error");
     }
@@ -339,7 +353,7 @@ impl TargetDatabase for PgTarget {
 
     async fn release(&self, id: DbConfigId) {
         if let Some(pool) = self.pools.remove(id) {
-            pool.pool.close();
+            pool.close();
         }
     }
 
@@ -358,30 +372,16 @@ impl TargetDatabase for PgTarget {
             return read::read_once(client, sql, params, &limits, tls, wait).await;
         };
         let pool = self.pool(spec, id)?;
-        // A wait: every connection the pool may hold is open and taken.
-        let status = pool.pool.status();
-        let waiting =
-            (status.available == 0 && status.size >= status.max_size).then(|| pool.counters.wait());
-        let conn = pool.pool.get().await.map_err(|e| match e {
-            PoolError::Timeout(TimeoutType::Wait) => {
-                pool.counters.busy();
-                TargetError::Busy
-            }
-            other => pool_error(other, spec),
-        })?;
-        drop(waiting);
-        read::read_pooled(&pool, conn, sql, params, &limits, wait).await
+        pool.lanes
+            .read(sql, params, &limits, wait, |e| map_error(e, spec))
+            .await
     }
 
     fn pool_stats(&self) -> Vec<db_configs::PoolStat> {
         self.pools
             .all()
             .into_iter()
-            .map(|(id, pool)| {
-                let s = pool.pool.status();
-                pool.counters
-                    .stat(id, s.max_size, s.size.saturating_sub(s.available))
-            })
+            .map(|(id, pool)| pool.lanes.stat(id))
             .collect()
     }
 

@@ -1,18 +1,15 @@
-//! Running one read-only statement. Pooled sessions are read-only from the start, so a
-//! read is one round trip: the statement alone (prepared once per connection), preceded by
-//! `SET statement_timeout` only when the connection's timeout must change. A statement that
-//! could change its session for the statements after it (`set_config`, SQL run from text)
-//! runs inside `BEGIN READ ONLY` ... `ROLLBACK` instead, which undoes those changes; the
-//! three are pipelined, still one round trip. (A transaction around every read would cost
-//! about a quarter of the throughput.)
+//! Running one read-only statement: what the lanes (see `lanes`) and a one-off connection
+//! share. Sessions are read-only from the start. A statement that could change its session
+//! for the statements after it (`set_config`, SQL run from text) runs inside
+//! `BEGIN READ ONLY` ... `ROLLBACK` instead, which undoes those changes; the three are
+//! pipelined, still one round trip. (A transaction around every read would cost about a
+//! quarter of the throughput.)
 
-use std::collections::HashMap;
 use std::pin::pin;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use db_configs::{ReadLimits, ResultColumn, ResultSet, SqlValue, TargetError};
-use deadpool_postgres::{Object, ObjectId, Pool};
+use deadpool_postgres::Pool;
 use futures_util::TryStreamExt as _;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::private::BytesMut;
@@ -21,6 +18,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::decode::{Raw, to_json, type_name};
+use crate::lanes::Lanes;
 use db_configs::results::Collector;
 
 /// Makes every transaction of a session read-only unless it says otherwise.
@@ -28,10 +26,7 @@ pub(crate) const READ_ONLY_SESSION: &str = "SET SESSION CHARACTERISTICS AS TRANS
 
 /// How long past its own limit a statement may run before the client cancels it: the server
 /// normally does it first, this covers a server or network that does not answer.
-const BACKSTOP: Duration = Duration::from_secs(1);
-
-/// Prepared statements a pooled connection keeps at most; past this the cache is emptied.
-const MAX_CACHED_STATEMENTS: usize = 256;
+pub(crate) const BACKSTOP: Duration = Duration::from_secs(1);
 
 /// Text that lets a statement change settings of its session (`set_config`, the
 /// `pg_settings` view), run SQL built from strings that could (`query_to_xml`, `ts_stat`,
@@ -61,7 +56,7 @@ const CHANGER_STARTS: [bool; 256] = {
 
 /// Whether `sql` must run in a transaction of its own, rolled back, so that whatever it does
 /// to its session is undone.
-fn may_change_session(sql: &str) -> bool {
+pub(crate) fn may_change_session(sql: &str) -> bool {
     let sql = sql.as_bytes();
     // One pass, comparing words only where one could start (this runs on every read).
     (0..sql.len()).any(|i| {
@@ -73,47 +68,17 @@ fn may_change_session(sql: &str) -> bool {
     })
 }
 
-/// The pool of a stored connection, with what reads need besides it.
+/// The pool of a stored connection: lanes for reads, a few connections of their own for the
+/// catalog work (tests, discovery, introspection).
 pub(crate) struct PgPool {
     pub(crate) pool: Pool,
-    /// How to reach the server again to cancel a statement.
-    tls: Option<MakeRustlsConnect>,
-    /// The `statement_timeout` (ms) each pooled connection has set.
-    timeouts: Mutex<HashMap<ObjectId, u64>>,
-    /// Waits for a connection, for `/metrics`.
-    pub(crate) counters: db_configs::PoolCounters,
+    pub(crate) lanes: Lanes,
 }
 
 impl PgPool {
-    pub(crate) fn new(pool: Pool, tls: Option<MakeRustlsConnect>) -> Self {
-        Self {
-            pool,
-            tls,
-            timeouts: Mutex::new(HashMap::new()),
-            counters: db_configs::PoolCounters::default(),
-        }
-    }
-
-    fn timeouts(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectId, u64>> {
-        self.timeouts.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn timeout_of(&self, id: ObjectId) -> Option<u64> {
-        self.timeouts().get(&id).copied()
-    }
-
-    fn remember_timeout(&self, id: ObjectId, ms: u64) {
-        let mut timeouts = self.timeouts();
-        // Connections the pool dropped leave entries behind; forgetting all of them only
-        // costs each live connection one more SET.
-        if timeouts.len() > 2 * self.pool.status().max_size + 8 {
-            timeouts.clear();
-        }
-        timeouts.insert(id, ms);
-    }
-
-    fn forget(&self, id: ObjectId) {
-        self.timeouts().remove(&id);
+    pub(crate) fn close(&self) {
+        self.pool.close();
+        self.lanes.close();
     }
 }
 
@@ -169,7 +134,7 @@ pub(crate) fn timeout_ms(limits: &ReadLimits) -> u64 {
 
 /// The error of a read: the server's message, a cancelled statement as a timeout, a refused
 /// write said plainly.
-fn read_error(e: &tokio_postgres::Error, ms: u64) -> TargetError {
+pub(crate) fn read_error(e: &tokio_postgres::Error, ms: u64) -> TargetError {
     let Some(db) = e.as_db_error() else {
         // The connection broke: its text names the cause, never the login.
         return TargetError::Unreachable(e.to_string());
@@ -188,10 +153,34 @@ fn read_error(e: &tokio_postgres::Error, ms: u64) -> TargetError {
 }
 
 /// What a pipelined read did, and whether its connection can be used again.
-struct Run {
-    result: Result<ResultSet, tokio_postgres::Error>,
-    timeout_set: bool,
-    healthy: bool,
+pub(crate) struct Run {
+    pub(crate) result: Result<ResultSet, tokio_postgres::Error>,
+    pub(crate) healthy: bool,
+}
+
+impl Run {
+    /// The outcome of the timeout's `SET`, `BEGIN`, the statement and `ROLLBACK`.
+    pub(crate) fn of(
+        set: Result<bool, tokio_postgres::Error>,
+        begin: Result<(), tokio_postgres::Error>,
+        rows: Result<ResultSet, tokio_postgres::Error>,
+        rollback: Result<(), tokio_postgres::Error>,
+    ) -> Self {
+        let healthy = set.is_ok()
+            && begin.is_ok()
+            && rollback.is_ok()
+            && rows
+                .as_ref()
+                .err()
+                .is_none_or(|e| e.as_db_error().is_some());
+        if let Err(e) = begin.as_ref().and(rollback.as_ref()) {
+            tracing::warn!(error = %e, "a read transaction did not begin or end cleanly");
+        }
+        Self {
+            result: set.and(rows),
+            healthy,
+        }
+    }
 }
 
 /// Sends the timeout (when it changed), `BEGIN READ ONLY` (when `isolate`), the statement
@@ -228,24 +217,10 @@ async fn run(
         unless_isolated("ROLLBACK"),
     )
     .await;
-    let healthy = set.is_ok()
-        && begin.is_ok()
-        && rollback.is_ok()
-        && rows
-            .as_ref()
-            .err()
-            .is_none_or(|e| e.as_db_error().is_some());
-    if let Err(e) = begin.as_ref().and(rollback.as_ref()) {
-        tracing::warn!(error = %e, "a read transaction did not begin or end cleanly");
-    }
-    Run {
-        timeout_set: matches!(set, Ok(true)),
-        result: set.and(rows),
-        healthy,
-    }
+    Run::of(set, begin, rows, rollback)
 }
 
-async fn fetch(
+pub(crate) async fn fetch(
     client: &Client,
     statement: &Statement,
     params: &[SqlValue],
@@ -284,7 +259,7 @@ async fn fetch(
 
 /// A statement without result columns is no query (`SET`, `COMMIT`, `LISTEN`...); one with
 /// another number of parameters than values cannot run.
-fn check_statement(statement: &Statement, values: usize) -> Result<(), TargetError> {
+pub(crate) fn check_statement(statement: &Statement, values: usize) -> Result<(), TargetError> {
     if statement.columns().is_empty() {
         return Err(TargetError::Query(
             "only a query that returns rows can be run".into(),
@@ -300,7 +275,7 @@ fn check_statement(statement: &Statement, values: usize) -> Result<(), TargetErr
 }
 
 /// Asks the server to cancel what `client` is running, over a connection of its own.
-async fn cancel(client: &Client, tls: Option<MakeRustlsConnect>, wait: Duration) {
+pub(crate) async fn cancel(client: &Client, tls: Option<MakeRustlsConnect>, wait: Duration) {
     let token = client.cancel_token();
     let sent = match tls {
         None => tokio::time::timeout(wait, token.cancel_query(NoTls)).await,
@@ -309,54 +284,6 @@ async fn cancel(client: &Client, tls: Option<MakeRustlsConnect>, wait: Duration)
     if !matches!(sent, Ok(Ok(()))) {
         tracing::warn!("could not cancel a statement that ran past its time limit");
     }
-}
-
-/// A read on a connection of `pool`.
-pub(crate) async fn read_pooled(
-    pool: &PgPool,
-    conn: Object,
-    sql: &str,
-    params: &[SqlValue],
-    limits: &ReadLimits,
-    cancel_wait: Duration,
-) -> Result<ResultSet, TargetError> {
-    let ms = timeout_ms(limits);
-    let id = Object::id(&conn);
-    let set_timeout = (pool.timeout_of(id) != Some(ms)).then_some(ms);
-    let work = async {
-        let statement = conn.prepare_cached(sql).await.map_err(Failure::Driver)?;
-        check_statement(&statement, params.len())?;
-        let isolate = may_change_session(sql);
-        Ok(run(&conn, &statement, params, set_timeout, isolate, limits).await)
-    };
-    let done = match tokio::time::timeout(limits.timeout + BACKSTOP, work).await {
-        Ok(Ok(done)) => done,
-        Ok(Err(Failure::Refused(e))) => return Err(e),
-        Ok(Err(Failure::Driver(e))) => {
-            if e.as_db_error().is_none() {
-                pool.forget(id);
-                drop(Object::take(conn));
-            }
-            return Err(read_error(&e, ms));
-        }
-        Err(_elapsed) => {
-            cancel(&conn, pool.tls.clone(), cancel_wait).await;
-            pool.forget(id);
-            // Closed, never back in the pool: whatever it was doing is abandoned.
-            drop(Object::take(conn));
-            return Err(TargetError::QueryTimeout(ms));
-        }
-    };
-    if done.timeout_set {
-        pool.remember_timeout(id, ms);
-    }
-    if !done.healthy {
-        pool.forget(id);
-        drop(Object::take(conn));
-    } else if conn.statement_cache.size() > MAX_CACHED_STATEMENTS {
-        conn.statement_cache.clear();
-    }
-    done.result.map_err(|e| read_error(&e, ms))
 }
 
 /// A read on a connection of its own (settings not stored), closed afterwards.
@@ -404,6 +331,7 @@ impl From<TargetError> for Failure {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Instant;
 
     use db_configs::{
@@ -468,23 +396,30 @@ mod tests {
         let spec = spec();
         let target = PgTarget::new(1);
         let pool = target.pool(&spec, spec.pool_key.unwrap()).unwrap();
-        {
-            // The connection's statement timeout is off, though the pool believes it set.
-            let conn = pool.pool.get().await.expect("a connection");
-            conn.batch_execute("SET statement_timeout = 0")
-                .await
-                .unwrap();
-            pool.remember_timeout(Object::id(&conn), 300);
-        }
-        let marker = format!("backstop_{}", uuid::Uuid::now_v7().simple());
-        let statement = ReadStatement {
-            sql: format!("SELECT pg_sleep(5) AS {marker}"),
+        let one = ReadStatement {
+            sql: "SELECT 1 AS one".into(),
             params: Vec::new(),
         };
         let limits = ReadLimits {
             max_rows: 10,
             max_bytes: 10_000,
             timeout: Duration::from_millis(300),
+        };
+        target
+            .read(&spec, &one, limits)
+            .await
+            .expect("a lane opens");
+        // The lane's statement timeout is off, though the pool believes it set.
+        let lane = pool.lanes.lanes().pop().expect("one lane");
+        lane.client
+            .batch_execute("SET statement_timeout = 0")
+            .await
+            .unwrap();
+        pool.lanes.assume_timeout(&lane, 300);
+        let marker = format!("backstop_{}", uuid::Uuid::now_v7().simple());
+        let statement = ReadStatement {
+            sql: format!("SELECT pg_sleep(5) AS {marker}"),
+            params: Vec::new(),
         };
         let started = Instant::now();
         let result = target.read(&spec, &statement, limits).await;
@@ -515,15 +450,12 @@ mod tests {
         assert_eq!(running, 0, "the statement still runs on the server");
         drop(observer);
 
+        assert!(
+            pool.lanes.lanes().iter().all(|l| !Arc::ptr_eq(l, &lane)),
+            "the lane was abandoned"
+        );
         let next = target
-            .read(
-                &spec,
-                &ReadStatement {
-                    sql: "SELECT 1 AS one".into(),
-                    params: Vec::new(),
-                },
-                limits,
-            )
+            .read(&spec, &one, limits)
             .await
             .expect("the pool serves reads again");
         assert_eq!(next.rows, [[serde_json::json!(1)]]);

@@ -633,3 +633,146 @@ async fn errors_carry_the_servers_message() {
         [[json!(1)]]
     );
 }
+
+/// Sessions of the database that Sluice holds open.
+async fn sessions(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = $1 AND application_name = 'sluice'",
+            &[&db.name],
+        )
+        .await
+        .expect("read pg_stat_activity")
+        .get(0)
+}
+
+fn within(ms: u64) -> ReadLimits {
+    ReadLimits {
+        timeout: Duration::from_millis(ms),
+        ..limits()
+    }
+}
+
+#[tokio::test]
+async fn reads_sharing_one_session_each_run_under_their_own_time_limit() {
+    let db = TestDb::new().await;
+    let spec = db.spec();
+    let target = PgTarget::new(1);
+    let setting = sql("SELECT current_setting('statement_timeout') AS t");
+    // Known to be fast once it has run: from then on it may be sent behind others.
+    for _ in 0..3 {
+        read(&target, &spec, setting.clone()).await;
+    }
+    let reads = [4000, 1000, 3000, 1000].map(|ms| target.read(&spec, &setting, within(ms)));
+    let results = futures_util::future::join_all(reads).await;
+    let seen: Vec<Value> = results
+        .into_iter()
+        .map(|r| r.expect("a read").rows[0][0].clone())
+        .collect();
+    assert_eq!(seen, [json!("4s"), json!("1s"), json!("3s"), json!("1s")]);
+    // All four were in flight together on the one session: none waited.
+    assert_eq!(sessions(&db).await, 1);
+    let s = target.pool_stats()[0];
+    assert_eq!((s.max, s.waits_total, s.busy_total), (1, 0, 0));
+
+    // A statement past its own limit is stopped by the server; its neighbours, sent before
+    // and after it on the same session, keep theirs.
+    let sleep = sql("SELECT pg_sleep(0.3) AS slept");
+    for _ in 0..2 {
+        let _ = target.read(&spec, &sleep, within(10)).await;
+    }
+    let mixed = futures_util::future::join3(
+        target.read(&spec, &setting, within(5000)),
+        target.read(&spec, &sleep, within(50)),
+        target.read(&spec, &setting, within(2000)),
+    )
+    .await;
+    assert_eq!(mixed.0.unwrap().rows, [[json!("5s")]]);
+    assert_eq!(mixed.1, Err(TargetError::QueryTimeout(50)));
+    assert_eq!(mixed.2.unwrap().rows, [[json!("2s")]]);
+}
+
+#[tokio::test]
+async fn a_statement_that_changes_its_session_does_not_reach_the_reads_beside_it() {
+    let db = TestDb::new().await;
+    let spec = db.spec();
+    let target = PgTarget::new(1);
+    let app = sql("SELECT current_setting('application_name') AS app");
+    let change = sql("SELECT set_config('application_name', 'changed', false) AS app");
+    for _ in 0..3 {
+        read(&target, &spec, app.clone()).await;
+        read(&target, &spec, change.clone()).await;
+    }
+    for _ in 0..5 {
+        let (a, b, c, d) = futures_util::future::join4(
+            target.read(&spec, &app, limits()),
+            target.read(&spec, &change, limits()),
+            target.read(&spec, &app, limits()),
+            target.read(&spec, &app, limits()),
+        )
+        .await;
+        assert_eq!(b.unwrap().rows, [[json!("changed")]]);
+        for seen in [a, c, d] {
+            assert_eq!(seen.unwrap().rows, [[json!("sluice")]]);
+        }
+    }
+    assert_eq!(sessions(&db).await, 1);
+}
+
+#[tokio::test]
+async fn a_fast_read_is_not_sent_behind_a_slow_one() {
+    let db = TestDb::new().await;
+    let spec = db.spec();
+    let target = PgTarget::new(2);
+    let one = sql("SELECT 1 AS one");
+    for _ in 0..3 {
+        read(&target, &spec, one.clone()).await;
+    }
+    let slow = {
+        let (target, spec) = (target.clone(), spec.clone());
+        tokio::spawn(async move {
+            target
+                .read(&spec, &sql("SELECT pg_sleep(2) AS slept"), limits())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(read(&target, &spec, one.clone()).await.rows, [[json!(1)]]);
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    assert_eq!(
+        db.running("pg_sleep(2)").await,
+        1,
+        "the slow one still runs"
+    );
+    slow.await.unwrap().expect("the slow read ends");
+    assert_eq!(sessions(&db).await, 2);
+}
+
+#[tokio::test]
+async fn a_session_the_server_ended_is_replaced_without_failing_a_read() {
+    let db = TestDb::new().await;
+    let spec = db.spec();
+    let target = PgTarget::new(4);
+    let one = sql("SELECT 1 AS one");
+    read(&target, &spec, one.clone()).await;
+    let ended: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND application_name = 'sluice') t",
+            &[&db.name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(read(&target, &spec, one).await.rows, [[json!(1)]]);
+}
