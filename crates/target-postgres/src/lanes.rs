@@ -46,7 +46,11 @@ const FAST: Duration = Duration::from_millis(2);
 const IDLE_LANE: Duration = Duration::from_secs(60);
 
 /// Statements whose durations are kept at most; past this they are forgotten.
-const MAX_KNOWN: usize = 4096;
+const MAX_KNOWN: usize = 1024;
+
+/// Longer statements are not timed (nor ever sent behind others): the times kept take at
+/// most `MAX_KNOWN` times this.
+const MAX_KNOWN_LEN: usize = 8 * 1024;
 
 /// Prepared statements a lane keeps at most; past this its cache is emptied.
 const MAX_CACHED_STATEMENTS: usize = 256;
@@ -182,6 +186,9 @@ impl Lanes {
 
     /// Folds one run's duration into its statement's average.
     fn learn(&self, sql: &str, took: Duration) {
+        if sql.len() > MAX_KNOWN_LEN {
+            return;
+        }
         let mut known = lock(&self.known);
         if let Some(average) = known.get_mut(sql) {
             *average = (*average * 3 + took) / 4;
@@ -457,5 +464,41 @@ impl Lane {
         if statements.len() > MAX_CACHED_STATEMENTS {
             statements.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lanes() -> Lanes {
+        Lanes::new(tokio_postgres::Config::new(), None, 4)
+    }
+
+    #[test]
+    fn a_statement_is_fast_once_its_runs_were_and_not_after_a_slow_one() {
+        let lanes = lanes();
+        let sql = "SELECT 1";
+        assert!(!lanes.is_fast(sql), "never run: not known to be fast");
+        lanes.learn(sql, Duration::from_micros(200));
+        assert!(lanes.is_fast(sql));
+        lanes.learn(sql, Duration::from_millis(40));
+        assert!(!lanes.is_fast(sql), "one slow run is enough to stop it");
+        for _ in 0..20 {
+            lanes.learn(sql, Duration::from_micros(200));
+        }
+        assert!(lanes.is_fast(sql), "fast again after many fast runs");
+    }
+
+    #[test]
+    fn long_statements_are_never_fast_and_the_times_kept_are_bounded() {
+        let lanes = lanes();
+        let long = format!("SELECT 1 /* {} */", "x".repeat(MAX_KNOWN_LEN));
+        lanes.learn(&long, Duration::from_micros(100));
+        assert!(!lanes.is_fast(&long));
+        for i in 0..MAX_KNOWN + 10 {
+            lanes.learn(&format!("SELECT {i}"), Duration::from_micros(100));
+        }
+        assert!(lock(&lanes.known).len() <= MAX_KNOWN);
     }
 }
