@@ -72,7 +72,7 @@ pub(crate) fn may_change_session(sql: &str) -> bool {
 /// catalog work (tests, discovery, introspection).
 pub(crate) struct PgPool {
     pub(crate) pool: Pool,
-    pub(crate) lanes: Lanes,
+    pub(crate) lanes: std::sync::Arc<Lanes>,
 }
 
 impl PgPool {
