@@ -10,7 +10,8 @@
 //!   comes between. The lane remembers the timeout its session will have once all that was
 //!   sent has run, so each statement runs under its own read's limit.
 //! - Head-of-line blocking. Only a statement known to be fast (it ran in under [`FAST`] on
-//!   average) is sent behind others, and only behind fast ones, at most [`DEPTH`] to a lane.
+//!   average) is sent behind others, and only behind fast ones, at most [`DEPTH`] to a lane,
+//!   and not to a lane that answered nothing for [`STALLED`].
 //!   Any other statement takes an idle lane or opens one, and has it to itself until it is
 //!   answered; so does a statement that could change its session, which runs inside
 //!   `BEGIN READ ONLY` ... `ROLLBACK`. When no lane has room, a read waits (a lane stops taking
@@ -45,6 +46,10 @@ pub(crate) const DEPTH: usize = 4;
 
 /// A statement whose runs took less than this on average may wait behind others.
 const FAST: Duration = Duration::from_millis(2);
+
+/// A lane with reads in flight that answered none for this long is stalled (its backend is
+/// likely waiting for a core): fast reads go elsewhere meanwhile.
+const STALLED: Duration = Duration::from_millis(2);
 
 /// A lane unused this long is closed (when the next read looks for one).
 const IDLE_LANE: Duration = Duration::from_secs(60);
@@ -290,13 +295,22 @@ impl Lanes {
                 .slots
                 .iter_mut()
                 .enumerate()
-                .filter(|(i, s)| s.slow == 0 && s.in_flight < DEPTH && Some(*i) != draining)
+                .filter(|(i, s)| {
+                    s.slow == 0
+                        && s.in_flight < DEPTH
+                        && Some(*i) != draining
+                        && (s.in_flight == 0 || now.duration_since(s.last_done) < STALLED)
+                })
                 .max_by_key(|(_, s)| s.in_flight)
                 .map(|(_, s)| s)
         } else {
             state.slots.iter_mut().find(|s| s.in_flight == 0)
         };
         if let Some(slot) = chosen {
+            if slot.in_flight == 0 {
+                // Its progress is counted from now.
+                slot.last_done = now;
+            }
             slot.in_flight += 1;
             slot.slow += usize::from(!fast);
             return Pick::Lane(slot.lane.clone(), slot.budget);

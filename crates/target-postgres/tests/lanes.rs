@@ -242,3 +242,28 @@ async fn a_read_that_needs_a_session_to_itself_is_not_starved_by_fast_ones() {
         task.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn fast_reads_go_around_a_session_that_stopped_answering() {
+    let db = TestDb::new().await;
+    let spec = db.spec();
+    let target = PgTarget::new(2);
+    let one = sql("SELECT 1 AS one");
+    let stuck = sql("SELECT pg_sleep(1.5) AS slept");
+    // Both taken for fast: the second turns out not to be, for once.
+    target.assume_fast(&spec, &one.sql).unwrap();
+    target.assume_fast(&spec, &stuck.sql).unwrap();
+    read(&target, &spec, one.clone()).await;
+    let slow = {
+        let (target, spec) = (target.clone(), spec.clone());
+        tokio::spawn(async move { target.read(&spec, &stuck, limits()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(read(&target, &spec, one.clone()).await.rows, [[json!(1)]]);
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    slow.await.unwrap().expect("the slow read ends");
+}
