@@ -183,43 +183,6 @@ impl Run {
     }
 }
 
-/// Sends the timeout (when it changed), `BEGIN READ ONLY` (when `isolate`), the statement
-/// and `ROLLBACK` (when `isolate`) at once, then reads the rows within `limits`.
-async fn run(
-    client: &Client,
-    statement: &Statement,
-    params: &[SqlValue],
-    set_timeout: Option<u64>,
-    isolate: bool,
-    limits: &ReadLimits,
-) -> Run {
-    let set = async {
-        match set_timeout {
-            Some(ms) => client
-                .batch_execute(&format!("SET statement_timeout = {ms}"))
-                .await
-                .map(|()| true),
-            None => Ok(false),
-        }
-    };
-    let unless_isolated = |sql| async move {
-        match isolate {
-            true => client.batch_execute(sql).await,
-            false => Ok(()),
-        }
-    };
-    // `join4` polls in order, and a request is sent when first polled: what is needed goes
-    // out together, in this order.
-    let (set, begin, rows, rollback) = futures_util::future::join4(
-        set,
-        unless_isolated("BEGIN READ ONLY"),
-        fetch(client, statement, params, limits),
-        unless_isolated("ROLLBACK"),
-    )
-    .await;
-    Run::of(set, begin, rows, rollback)
-}
-
 pub(crate) async fn fetch(
     client: &Client,
     statement: &Statement,
@@ -297,17 +260,19 @@ pub(crate) async fn read_once(
 ) -> Result<ResultSet, TargetError> {
     let ms = timeout_ms(limits);
     let work = async {
+        // The connection is closed afterwards: no later statement sees its session.
         client
-            .batch_execute(READ_ONLY_SESSION)
+            .batch_execute(&format!(
+                "{READ_ONLY_SESSION}; SET statement_timeout = {ms}"
+            ))
             .await
             .map_err(Failure::Driver)?;
         let statement = client.prepare(sql).await.map_err(Failure::Driver)?;
         check_statement(&statement, params.len())?;
-        // The connection is closed afterwards: no later statement sees its session.
-        Ok(run(&client, &statement, params, Some(ms), false, limits).await)
+        Ok(fetch(&client, &statement, params, limits).await)
     };
     match tokio::time::timeout(limits.timeout + BACKSTOP, work).await {
-        Ok(Ok(done)) => done.result.map_err(|e| read_error(&e, ms)),
+        Ok(Ok(rows)) => rows.map_err(|e| read_error(&e, ms)),
         Ok(Err(Failure::Refused(e))) => Err(e),
         Ok(Err(Failure::Driver(e))) => Err(read_error(&e, ms)),
         Err(_elapsed) => {

@@ -1,37 +1,17 @@
-//! `PgTarget::explain` against a real PostgreSQL (`TEST_DATABASE_URL`, a superuser with trust
-//! authentication by default): each test makes a database of its own and drops it.
+//! `PgTarget::explain` against a real PostgreSQL (`TEST_DATABASE_URL`, see `common`): each
+//! test makes a database of its own and drops it.
+
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::{TestDb, sql, with};
 use db_configs::{
-    ConnectSpec, DbConfigId, Location, PlanFormat, Provider, QueryPlan, ReadLimits, ReadStatement,
-    ServerEndpoint, SqlValue, SslMode, TargetDatabase, TargetError,
+    ConnectSpec, PlanFormat, QueryPlan, ReadLimits, ReadStatement, SqlValue, TargetDatabase,
+    TargetError,
 };
 use serde_json::json;
 use target_postgres::PgTarget;
-use tokio_postgres::{Client, Config, NoTls};
-
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn admin_config() -> Config {
-    admin_url()
-        .parse()
-        .expect("TEST_DATABASE_URL is a postgres:// URL")
-}
-
-async fn connect(config: &Config) -> Client {
-    let (client, connection) = config.connect(NoTls).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot connect to the test PostgreSQL ({}): {e}",
-            admin_url()
-        )
-    });
-    tokio::spawn(connection);
-    client
-}
 
 const FIXTURE: &str = r#"
     CREATE TABLE people (id integer PRIMARY KEY, name text NOT NULL, age integer);
@@ -47,105 +27,7 @@ const FIXTURE: &str = r#"
         AS $$ BEGIN PERFORM pg_sleep(5); RETURN 1; END $$;
 "#;
 
-/// A database of its own, with the fixture, dropped at the end.
-struct TestDb {
-    name: String,
-}
-
-impl TestDb {
-    async fn new() -> Self {
-        let name = format!("sluice_explain_{}", uuid::Uuid::now_v7().simple());
-        let admin = connect(&admin_config()).await;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let db = Self { name };
-        db.client()
-            .await
-            .batch_execute(FIXTURE)
-            .await
-            .expect("load the fixture");
-        db
-    }
-
-    fn config(&self) -> Config {
-        let mut config = admin_config();
-        config.dbname(&self.name);
-        config
-    }
-
-    async fn client(&self) -> Client {
-        connect(&self.config()).await
-    }
-
-    /// A stored connection to the database (its own pool).
-    fn spec(&self) -> ConnectSpec {
-        let config = self.config();
-        let host = match config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => "127.0.0.1".to_owned(),
-        };
-        ConnectSpec {
-            provider: Provider::Postgresql,
-            location: Location::Server(ServerEndpoint {
-                host,
-                port: config.get_ports().first().copied().unwrap_or(5432),
-                database: self.name.clone(),
-                username: config.get_user().unwrap_or("postgres").to_owned(),
-                ssl: SslMode::Disable,
-            }),
-            password: config
-                .get_password()
-                .map(|p| db_configs::Secret::new(String::from_utf8_lossy(p).into_owned())),
-            resolved: None,
-            connect_timeout_secs: 5,
-            pool_key: Some(DbConfigId::new()),
-        }
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        self.client()
-            .await
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .await
-            .expect("count")
-            .get(0)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // The test's runtime may be gone: drop the database from a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(async move {
-                let admin = connect(&admin_config()).await;
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            });
-        })
-        .join();
-    }
-}
-
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn with(text: &str, params: Vec<SqlValue>) -> ReadStatement {
-    ReadStatement {
-        sql: text.to_owned(),
-        params,
-    }
-}
-
-fn sql(text: &str) -> ReadStatement {
-    with(text, Vec::new())
-}
 
 async fn explain(target: &PgTarget, spec: &ConnectSpec, statement: ReadStatement) -> QueryPlan {
     target
@@ -163,7 +45,7 @@ fn refused(result: Result<QueryPlan, TargetError>) -> String {
 
 #[tokio::test]
 async fn an_indexed_lookup_is_planned_with_its_bound_value() {
-    let db = TestDb::new().await;
+    let db = TestDb::with_fixture("explain", FIXTURE).await;
     let spec = db.spec();
     let target = PgTarget::new(2);
 
@@ -196,7 +78,7 @@ async fn an_indexed_lookup_is_planned_with_its_bound_value() {
 
 #[tokio::test]
 async fn explaining_never_runs_the_statement() {
-    let db = TestDb::new().await;
+    let db = TestDb::with_fixture("explain", FIXTURE).await;
     let spec = db.spec();
     // One connection: whatever a statement did to its session, the next one gets it.
     let target = PgTarget::new(1);
@@ -273,7 +155,7 @@ async fn explaining_never_runs_the_statement() {
 
 #[tokio::test]
 async fn the_session_stays_read_only() {
-    let db = TestDb::new().await;
+    let db = TestDb::with_fixture("explain", FIXTURE).await;
     let spec = db.spec();
     let target = PgTarget::new(1);
 
@@ -319,7 +201,7 @@ async fn the_session_stays_read_only() {
 
 #[tokio::test]
 async fn a_slow_plan_is_cancelled_at_the_timeout() {
-    let db = TestDb::new().await;
+    let db = TestDb::with_fixture("explain", FIXTURE).await;
     let spec = db.spec();
     let target = PgTarget::new(1);
     let started = Instant::now();
@@ -344,7 +226,7 @@ async fn a_slow_plan_is_cancelled_at_the_timeout() {
 
 #[tokio::test]
 async fn errors_carry_the_servers_message() {
-    let db = TestDb::new().await;
+    let db = TestDb::with_fixture("explain", FIXTURE).await;
     let spec = db.spec();
     let target = PgTarget::new(1);
     let cases = [

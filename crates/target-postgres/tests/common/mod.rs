@@ -67,8 +67,14 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database with the reads' fixture.
     pub async fn new() -> Self {
-        let name = format!("sluice_read_{}", uuid::Uuid::now_v7().simple());
+        Self::with_fixture("read", FIXTURE).await
+    }
+
+    /// A database named after `kind`, loaded with `fixture`.
+    pub async fn with_fixture(kind: &str, fixture: &str) -> Self {
+        let name = format!("sluice_{kind}_{}", uuid::Uuid::now_v7().simple());
         let admin = connect(&admin_config()).await;
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -77,7 +83,7 @@ impl TestDb {
         let db = Self { name };
         db.client()
             .await
-            .batch_execute(FIXTURE)
+            .batch_execute(fixture)
             .await
             .expect("load the fixture");
         db
