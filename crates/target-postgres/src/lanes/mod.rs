@@ -41,6 +41,10 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::read::{self, BACKSTOP};
 
+mod ticket;
+
+use ticket::{Opening, SlowWaiting, Ticket};
+
 /// Most reads sent to one lane and not yet answered.
 pub(crate) const DEPTH: usize = 4;
 
@@ -127,75 +131,6 @@ enum Pick {
     Lane(Arc<Lane>, u64),
     Open,
     Wait,
-}
-
-/// A read's place on a lane, given back when dropped: at once, or, while the server may
-/// still be working on what the read sent, once an empty query sent after it is answered.
-struct Ticket {
-    lanes: Arc<Lanes>,
-    lane: Arc<Lane>,
-    /// Whether the read must have the lane to itself.
-    slow: bool,
-    /// This read's share of the lane's budget, once sent.
-    budget: u64,
-    /// Set while what the read sent may still be running or sending rows; the time by which
-    /// the server must have answered it.
-    pending: Option<tokio::time::Instant>,
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        let Some(deadline) = self.pending else {
-            self.lanes.give_back(&self.lane, self.slow, self.budget);
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.lanes.give_back(&self.lane, self.slow, self.budget);
-            return;
-        };
-        let (lanes, lane, slow, budget) = (
-            self.lanes.clone(),
-            self.lane.clone(),
-            self.slow,
-            self.budget,
-        );
-        runtime.spawn(async move {
-            // Answered only once everything sent before it on the lane has been.
-            let answered = tokio::time::timeout_at(deadline, lane.client.batch_execute("")).await;
-            if !matches!(answered, Ok(Ok(()))) {
-                lock(&lanes.state).forget(&lane);
-            }
-            lanes.give_back(&lane, slow, budget);
-        });
-    }
-}
-
-impl Ticket {
-    /// Nothing more is sent to this lane; reads already on it end as they may.
-    fn abandon(&mut self) {
-        self.pending = None;
-        lock(&self.lanes.state).forget(&self.lane);
-        self.lanes.freed.notify_waiters();
-    }
-}
-
-/// Counts a lane being opened against the cap until dropped.
-struct Opening<'a>(&'a Lanes);
-
-impl Drop for Opening<'_> {
-    fn drop(&mut self) {
-        lock(&self.0.state).opening -= 1;
-        self.0.freed.notify_waiters();
-    }
-}
-
-/// Counts a read that waits for an idle lane until dropped.
-struct SlowWaiting<'a>(&'a Lanes);
-
-impl Drop for SlowWaiting<'_> {
-    fn drop(&mut self) {
-        lock(&self.0.state).slow_waiting -= 1;
-    }
 }
 
 /// How one attempt at a read ended.
@@ -636,37 +571,4 @@ impl Lane {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lanes() -> Lanes {
-        Lanes::new(tokio_postgres::Config::new(), None, 4)
-    }
-
-    #[test]
-    fn a_statement_is_fast_once_its_runs_were_and_not_after_a_slow_one() {
-        let lanes = lanes();
-        let sql = "SELECT 1";
-        assert!(!lanes.is_fast(sql), "never run: not known to be fast");
-        lanes.learn(sql, Duration::from_micros(200));
-        assert!(lanes.is_fast(sql));
-        lanes.learn(sql, Duration::from_millis(40));
-        assert!(!lanes.is_fast(sql), "one slow run is enough to stop it");
-        for _ in 0..20 {
-            lanes.learn(sql, Duration::from_micros(200));
-        }
-        assert!(lanes.is_fast(sql), "fast again after many fast runs");
-    }
-
-    #[test]
-    fn long_statements_are_never_fast_and_the_times_kept_are_bounded() {
-        let lanes = lanes();
-        let long = format!("SELECT 1 /* {} */", "x".repeat(MAX_KNOWN_LEN));
-        lanes.learn(&long, Duration::from_micros(100));
-        assert!(!lanes.is_fast(&long));
-        for i in 0..MAX_KNOWN + 10 {
-            lanes.learn(&format!("SELECT {i}"), Duration::from_micros(100));
-        }
-        assert!(lock(&lanes.known).len() <= MAX_KNOWN);
-    }
-}
+mod tests;
