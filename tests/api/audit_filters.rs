@@ -221,6 +221,66 @@ async fn events_stored_before_the_counts_existed_are_found_and_counted() {
     assert_every_filter(&store, &events, &combinations(keys[0], start)).await;
 }
 
+/// `audit_counts` as a grouping of the stored events gives it, sorted.
+async fn counts_and_recount(url: &str) -> (Vec<String>, Vec<String>) {
+    let sql = connect(url).await;
+    let rows = |q: &'static str| {
+        let sql = &sql;
+        async move {
+            sql.query(q, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<String>>()
+        }
+    };
+    (
+        rows(
+            "SELECT concat_ws(' ', minute, key_id, tool_name, action, outcome, events) \
+              FROM audit_counts WHERE events <> 0 ORDER BY 1",
+        )
+        .await,
+        rows(
+            "SELECT concat_ws(' ', date_trunc('minute', at, 'UTC'), key_id, tool_name, \
+                     action, outcome, count(*)) \
+              FROM audit_events GROUP BY date_trunc('minute', at, 'UTC'), key_id, tool_name, \
+                     action, outcome ORDER BY 1",
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn a_batch_counted_by_the_writer_counts_what_was_stored() {
+    let db = TestDb::new().await;
+    let store = store(&db);
+    let keys = [Uuid::now_v7(), Uuid::now_v7()];
+    // Times at the edges of minutes, down to the nanosecond (stored to the microsecond), and
+    // before PostgreSQL's epoch (2000), where the driver rounds the other way.
+    let edges = [
+        time::macros::datetime!(2026-11-24 21:42:59.999_999_999 UTC),
+        time::macros::datetime!(2026-11-24 21:43:00 UTC),
+        time::macros::datetime!(2026-11-24 21:43:00.000_000_5 UTC),
+        time::macros::datetime!(1999-12-31 23:58:59.999_999_5 UTC),
+        time::macros::datetime!(1999-12-31 23:58:59.999_998 UTC),
+    ];
+    let start = time::OffsetDateTime::now_utc() - Duration::hours(1);
+    let mut events = sample(keys, start);
+    for (i, e) in events.iter_mut().enumerate().take(40) {
+        e.at = edges[i % edges.len()];
+    }
+    // In time order, as a writer stores them.
+    events.sort_by_key(|e| e.at);
+    for batch in events.chunks(16) {
+        store.append(batch).await.unwrap();
+    }
+    let (counts, recount) = counts_and_recount(&db.url).await;
+    assert!(counts.len() > 10, "{counts:?}");
+    assert_eq!(counts, recount);
+    assert_every_filter(&store, &events, &combinations(keys[0], start)).await;
+}
+
 #[tokio::test]
 async fn events_stored_by_an_instance_without_counts_are_counted_with_the_next_batch() {
     let db = TestDb::new().await;
