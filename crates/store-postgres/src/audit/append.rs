@@ -56,12 +56,15 @@ impl Drop for Detached {
     }
 }
 
-/// The newest event's hash, which the chain goes on from, and whether every stored event is
-/// counted already (`audit_counted`): then the batch's counts are worked out here, from the
-/// events in hand, rather than by the database from the stored rows. No row: the log is empty.
-const LAST: &str = "SELECT e.hash, e.seq <= c.seq AS counted \
-    FROM (SELECT hash, seq FROM audit_events ORDER BY seq DESC LIMIT 1) e \
-    LEFT JOIN audit_counted c ON c.id = true";
+/// The newest event's hash, which the chain goes on from (NULL: the log is empty), and whether
+/// every stored event is counted already (`audit_counted`): then the batch's counts are worked
+/// out here, from the events in hand, rather than by the database from the stored rows. One
+/// row, always; without the `audit_counted` row (which migration 0011 makes) nothing counts as
+/// counted.
+const LAST: &str = "SELECT e.hash, coalesce(e.seq <= c.seq, c.seq IS NOT NULL) AS counted \
+    FROM (SELECT 1) one \
+    LEFT JOIN audit_counted c ON c.id = true \
+    LEFT JOIN LATERAL (SELECT hash, seq FROM audit_events ORDER BY seq DESC LIMIT 1) e ON true";
 
 /// Which of a batch's events are stored already ($1: the batch's earliest time, $2: its ids):
 /// an earlier attempt at the batch may have committed although its answer was lost. Only
@@ -144,10 +147,13 @@ pub(super) async fn append_in(
     };
     let (mut prev, counted) = match last {
         Some(row) => (
-            hash32(row.get(0), "hash")?,
-            row.get::<_, Option<bool>>(1) == Some(true),
+            match row.get::<_, Option<&[u8]>>(0) {
+                Some(hash) => hash32(hash, "hash")?,
+                None => GENESIS,
+            },
+            row.get::<_, bool>(1),
         ),
-        None => (GENESIS, true),
+        None => (GENESIS, false),
     };
     let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
     pin_mut!(writer);
@@ -196,7 +202,11 @@ pub(super) async fn append_in(
         at_max,
         words,
     } = summary;
-    let counts = counted.then(|| Counts::of(events.iter().filter(|e| !found.contains(&e.id))));
+    let counts = if counted {
+        Counts::of(events.iter().filter(|e| !found.contains(&e.id)))
+    } else {
+        None
+    };
     let add_counts = async {
         match &counts {
             Some(n) => {
@@ -277,7 +287,9 @@ struct Counts<'a> {
 }
 
 impl<'a> Counts<'a> {
-    fn of(events: impl Iterator<Item = &'a AuditEvent>) -> Self {
+    /// `None` when an event's time is too far from PostgreSQL's epoch to be worked out here
+    /// (then the database counts the stored rows).
+    fn of(events: impl Iterator<Item = &'a AuditEvent>) -> Option<Self> {
         type Combination<'a> = (
             i64,
             Option<uuid::Uuid>,
@@ -291,7 +303,8 @@ impl<'a> Counts<'a> {
             HashMap::default();
         let mut counts = Self::default();
         for e in events {
-            let minute = stored_minute(e.at);
+            let minute = stored_minute(e.at)?;
+            let start = from_micros(minute)?;
             let combination = (
                 minute,
                 e.key_id,
@@ -300,7 +313,7 @@ impl<'a> Counts<'a> {
                 e.outcome.as_str(),
             );
             let i = *index.entry(combination).or_insert_with(|| {
-                counts.minute.push(from_micros(minute));
+                counts.minute.push(start);
                 counts.key_id.push(e.key_id);
                 counts.tool_name.push(e.tool_name.as_deref());
                 counts.action.push(e.action.as_str());
@@ -310,7 +323,7 @@ impl<'a> Counts<'a> {
             });
             counts.events[i] += 1;
         }
-        counts
+        Some(counts)
     }
 }
 
@@ -320,14 +333,14 @@ const PG_EPOCH: OffsetDateTime = time::macros::datetime!(2000-01-01 00:00 UTC);
 /// The start of the minute (UTC) `at` falls in once stored, in microseconds from
 /// [`PG_EPOCH`]: as `date_trunc('minute', at, 'UTC')` of the stored value. The driver sends
 /// whole microseconds, truncated towards the epoch.
-fn stored_minute(at: OffsetDateTime) -> i64 {
+fn stored_minute(at: OffsetDateTime) -> Option<i64> {
     const MINUTE: i64 = 60_000_000;
-    let micros = i64::try_from((at - PG_EPOCH).whole_microseconds()).unwrap_or(i64::MAX);
-    micros.div_euclid(MINUTE) * MINUTE
+    let micros = i64::try_from((at - PG_EPOCH).whole_microseconds()).ok()?;
+    micros.div_euclid(MINUTE).checked_mul(MINUTE)
 }
 
-fn from_micros(micros: i64) -> OffsetDateTime {
-    PG_EPOCH + time::Duration::microseconds(micros)
+fn from_micros(micros: i64) -> Option<OffsetDateTime> {
+    PG_EPOCH.checked_add(time::Duration::microseconds(micros))
 }
 
 /// What a batch adds to `audit_word_batches`.
@@ -359,7 +372,7 @@ mod tests {
 
     #[test]
     fn an_events_minute_is_the_minute_of_its_stored_microsecond() {
-        let minute = |at| from_micros(stored_minute(at));
+        let minute = |at| stored_minute(at).and_then(from_micros).unwrap();
         assert_eq!(
             minute(datetime!(2026-11-24 21:42:59.999_999_999 UTC)),
             datetime!(2026-11-24 21:42 UTC)
@@ -368,7 +381,7 @@ mod tests {
             minute(datetime!(2026-11-24 21:43:00 UTC)),
             datetime!(2026-11-24 21:43 UTC)
         );
-        // Another offset: the minute is UTC's (offsets are whole minutes, so the same instant).
+        // Another offset: the same instant, so the same minute.
         assert_eq!(
             minute(datetime!(2026-11-24 23:12:30 +01:30)),
             datetime!(2026-11-24 21:42 UTC)
@@ -408,7 +421,7 @@ mod tests {
             event(2, None, None, Outcome::Denied),
             event(3, Some(key), Some("execute_query_safe"), Outcome::Failed),
         ];
-        let counts = Counts::of(events.iter());
+        let counts = Counts::of(events.iter()).unwrap();
         let rows: Vec<_> = (0..counts.events.len())
             .map(|i| {
                 (
