@@ -8,7 +8,7 @@ use audit::{ActorType, AuditEvent, AuditFilter, AuditStore as _, Cursor, Outcome
 use time::Duration;
 use uuid::Uuid;
 
-use crate::audit::{audit_store as store, connect, counts_and_recount};
+use crate::audit_store::{audit_store as store, connect, counts_and_recount};
 use crate::helpers::TestDb;
 
 fn matches(e: &AuditEvent, f: &AuditFilter) -> bool {

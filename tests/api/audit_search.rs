@@ -9,7 +9,8 @@ use audit::{ActorType, AuditEvent, AuditFilter, AuditStore as _, Outcome};
 use serde_json::{Value, json};
 use time::Duration;
 
-use crate::audit::{audit_store as store, connect, events, scene};
+use crate::audit::{events, scene};
+use crate::audit_store::{audit_store as store, connect};
 use crate::helpers::{McpAgent, TargetPg, TestDb, spawn_app};
 
 fn event(action: &str, tables: &[&str], arguments: &str) -> AuditEvent {

@@ -137,7 +137,7 @@ async fn development_generates_a_master_key_once_and_create_admin_prints_the_pas
 /// The events the `system` actor recorded in `db`, oldest first.
 async fn system_events(db: &TestDb) -> Vec<audit::AuditEvent> {
     use audit::AuditStore as _;
-    let page = crate::audit::audit_store(db)
+    let page = crate::audit_store::audit_store(db)
         .search(&audit::AuditFilter {
             page: 1,
             page_size: 100,

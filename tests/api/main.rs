@@ -4,6 +4,7 @@
 mod audit;
 mod audit_filters;
 mod audit_search;
+mod audit_store;
 mod auth;
 mod cli;
 mod db_configs;
