@@ -372,34 +372,42 @@ mod tests {
 
     #[test]
     fn an_events_minute_is_the_minute_of_its_stored_microsecond() {
-        let minute = |at| stored_minute(at).and_then(from_micros).unwrap();
-        assert_eq!(
-            minute(datetime!(2026-11-24 21:42:59.999_999_999 UTC)),
-            datetime!(2026-11-24 21:42 UTC)
-        );
-        assert_eq!(
-            minute(datetime!(2026-11-24 21:43:00 UTC)),
-            datetime!(2026-11-24 21:43 UTC)
-        );
-        // Another offset: the same instant, so the same minute.
-        assert_eq!(
-            minute(datetime!(2026-11-24 23:12:30 +01:30)),
-            datetime!(2026-11-24 21:42 UTC)
-        );
-        // Before PostgreSQL's epoch the driver truncates towards it: up, to the microsecond,
-        // which may be the next minute's first.
-        assert_eq!(
-            minute(datetime!(1999-12-31 23:58:59.999_998 UTC)),
-            datetime!(1999-12-31 23:58 UTC)
-        );
-        assert_eq!(
-            minute(datetime!(1999-12-31 23:58:59.999_999_5 UTC)),
-            datetime!(1999-12-31 23:59 UTC)
-        );
-        assert_eq!(
-            minute(datetime!(1999-12-31 23:59:59.999_999_9 UTC)),
-            datetime!(2000-01-01 00:00 UTC)
-        );
+        let cases = [
+            (
+                datetime!(2026-11-24 21:42:59.999_999_999 UTC),
+                datetime!(2026-11-24 21:42 UTC),
+            ),
+            (
+                datetime!(2026-11-24 21:43:00 UTC),
+                datetime!(2026-11-24 21:43 UTC),
+            ),
+            // Another offset: the same instant, so the same minute.
+            (
+                datetime!(2026-11-24 23:12:30 +01:30),
+                datetime!(2026-11-24 21:42 UTC),
+            ),
+            // Before PostgreSQL's epoch the driver truncates towards it: up, to the
+            // microsecond, which may be the next minute's first.
+            (
+                datetime!(1999-12-31 23:58:59.999_998 UTC),
+                datetime!(1999-12-31 23:58 UTC),
+            ),
+            (
+                datetime!(1999-12-31 23:58:59.999_999_5 UTC),
+                datetime!(1999-12-31 23:59 UTC),
+            ),
+            (
+                datetime!(1999-12-31 23:59:59.999_999_9 UTC),
+                datetime!(2000-01-01 00:00 UTC),
+            ),
+        ];
+        for (at, minute) in cases {
+            assert_eq!(
+                stored_minute(at).and_then(from_micros),
+                Some(minute),
+                "{at}"
+            );
+        }
     }
 
     #[test]
